@@ -1,0 +1,288 @@
+"""Backends: the one place where a backend *name* becomes an array namespace and a device.
+
+Everything else in :mod:`anyarray_nn` receives an ``xp`` namespace (the Array API
+standard's name for "the module of array functions") and a ``device`` and never asks
+which library it is talking to.  This module is also the one place that crosses between
+the host (NumPy) and a device: :func:`to_numpy`, :func:`from_numpy` and the seeded host
+random generator (:func:`host_rng`).
+
+Examples
+--------
+>>> from anyarray_nn.backend import resolve_backend
+>>> b = resolve_backend("numpy")
+>>> b.name, str(b.device)
+('numpy', 'cpu')
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "BACKEND_NAMES",
+    "Backend",
+    "BackendUnavailableError",
+    "backend_of",
+    "from_numpy",
+    "host_rng",
+    "resolve_backend",
+    "resolve_dtype",
+    "to_numpy",
+]
+
+#: Backend names understood by :func:`resolve_backend`.
+BACKEND_NAMES = ("numpy", "cupy", "array_api_strict")
+
+Array = Any
+
+
+class BackendUnavailableError(RuntimeError):
+    """A requested backend cannot be used on this machine (library or GPU missing)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array namespace together with the device that arrays are created on.
+
+    Attributes
+    ----------
+    xp : module
+        Array-API-compatible namespace (``array_api_compat.numpy``,
+        ``array_api_compat.cupy``, ``array_api_strict``, ...).
+    device : object
+        Device to create arrays on (``"cpu"`` for NumPy, a ``cupy.cuda.Device`` or an
+        ``array_api_strict.Device``).
+    name : str
+        Short human-readable name, e.g. ``"numpy"`` or ``"array_api_strict"``.
+    """
+
+    xp: ModuleType
+    device: Any
+    name: str
+
+    def __repr__(self) -> str:
+        return f"Backend(name={self.name!r}, device={self.device!r})"
+
+
+def _import_cupy() -> ModuleType:
+    try:
+        cupy = importlib.import_module("cupy")
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "backend='cupy' needs CuPy, which is not installed. Install it with "
+            "`pip install 'anyarray-nn[cuda12]'` (CUDA 12) or `pip install "
+            "'anyarray-nn[cuda13]'` (CUDA 13), or choose backend='numpy'."
+        ) from exc
+    return cupy
+
+
+def _check_gpu(cupy: ModuleType) -> None:
+    # `import cupy` succeeds without a driver; only a runtime query tells the truth.
+    try:
+        usable = bool(cupy.cuda.is_available())
+    except Exception:  # CUDARuntimeError and friends when no driver is present
+        usable = False
+    if not usable:
+        raise BackendUnavailableError(
+            "backend='cupy': CuPy is installed but no usable CUDA GPU was found "
+            "(no device, or no driver). Check `nvidia-smi`, install the CuPy wheel that "
+            "matches your CUDA version, or choose backend='numpy'."
+        )
+
+
+def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any = None) -> Backend:
+    """Turn a backend choice into an array namespace and a device.
+
+    Parameters
+    ----------
+    backend : {"numpy", "cupy", "array_api_strict"}, module or Backend
+        A backend name, an array namespace (e.g. ``array_api_strict`` or
+        ``array_api_compat.numpy``), or an already resolved :class:`Backend`.
+    device : optional
+        Device to create arrays on.  ``None`` means the namespace's default device.
+        For CuPy an integer selects a GPU; for ``array_api_strict`` a device name such as
+        ``"device1"`` is accepted.
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    ValueError
+        Unknown backend name.
+    BackendUnavailableError
+        CuPy is not installed, or no usable GPU is present (the message says which).
+    """
+    if isinstance(backend, Backend):
+        if device is None:
+            return backend
+        return resolve_backend(backend.xp, device)
+    if isinstance(backend, str):
+        name = backend.strip().lower().replace("-", "_")
+        if name in ("np", "numpy"):
+            module: ModuleType = np
+        elif name in ("cp", "cupy"):
+            module = _import_cupy()
+            _check_gpu(module)
+        elif name in ("strict", "array_api_strict"):
+            try:
+                module = importlib.import_module("array_api_strict")
+            except ImportError as exc:
+                raise BackendUnavailableError(
+                    "backend='array_api_strict' needs `pip install array-api-strict`."
+                ) from exc
+        else:
+            raise ValueError(
+                f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)} "
+                "or pass an array namespace"
+            )
+    elif isinstance(backend, ModuleType):
+        module = backend
+    else:
+        raise TypeError(
+            f"backend must be a name ({', '.join(BACKEND_NAMES)}), an array namespace or a "
+            f"Backend, not {type(backend).__name__}"
+        )
+    return _from_module(module, device)
+
+
+def _from_module(module: ModuleType, device: Any) -> Backend:
+    probe_module = _unwrapped(module)
+    if array_api_compat.is_cupy_namespace(probe_module):
+        _check_gpu(probe_module)
+        if device is None:
+            device = probe_module.cuda.Device()
+        elif isinstance(device, int):
+            device = probe_module.cuda.Device(device)
+    try:
+        probe = probe_module.empty((0,), device=device) if device is not None else (
+            probe_module.empty((0,))
+        )
+    except Exception as exc:
+        if isinstance(device, str) and hasattr(probe_module, "Device"):
+            # array_api_strict accepts its devices by name ("CPU_DEVICE", "device1").
+            device = probe_module.Device(device)
+            probe = probe_module.empty((0,), device=device)
+        else:
+            raise ValueError(f"cannot create arrays on device {device!r}: {exc}") from exc
+    xp = array_api_compat.array_namespace(probe)
+    dev = array_api_compat.device(probe)
+    name = _name_of(xp)
+    return Backend(xp=xp, device=dev, name=name)
+
+
+def _unwrapped(module: ModuleType) -> ModuleType:
+    """The real library behind an array-api-compat wrapper namespace."""
+    if array_api_compat.is_numpy_namespace(module):
+        return np
+    if array_api_compat.is_cupy_namespace(module):
+        return importlib.import_module("cupy")
+    return module
+
+
+def _name_of(xp: ModuleType) -> str:
+    if array_api_compat.is_numpy_namespace(xp):
+        return "numpy"
+    if array_api_compat.is_cupy_namespace(xp):
+        return "cupy"
+    if array_api_compat.is_array_api_strict_namespace(xp):
+        return "array_api_strict"
+    return getattr(xp, "__name__", "unknown").split(".")[-1]
+
+
+def backend_of(*arrays: Array) -> Backend:
+    """The :class:`Backend` (namespace and device) that ``arrays`` live on."""
+    xp = array_api_compat.array_namespace(*arrays)
+    return Backend(xp=xp, device=array_api_compat.device(arrays[0]), name=_name_of(xp))
+
+
+def resolve_dtype(xp: ModuleType, dtype: Any) -> Any:
+    """Turn ``"float32"``/``"float64"`` (or a dtype of ``xp``) into a floating dtype of ``xp``.
+
+    Raises
+    ------
+    ValueError
+        For anything that is not float32 or float64.
+    """
+    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None) or str(dtype)
+    name = str(name).replace("numpy.", "").replace("<class '", "").replace("'>", "")
+    name = name.rsplit(".", 1)[-1]
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
+    return getattr(xp, name)
+
+
+def is_cupy(xp: ModuleType) -> bool:
+    """True when ``xp`` is CuPy (for optional fast paths only; the standard path is the reference)."""
+    return bool(array_api_compat.is_cupy_namespace(xp))
+
+
+# --- host <-> device -------------------------------------------------------------------
+
+
+def to_numpy(x: Array) -> np.ndarray:
+    """Copy an array of any supported backend to a host ``numpy.ndarray``."""
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(x)):
+        import array_api_strict  # only reached when strict arrays exist
+
+        x = x.to_device(array_api_strict.Device("CPU_DEVICE"))
+        return np.asarray(x)
+    if hasattr(x, "__dlpack__"):
+        try:
+            return np.from_dlpack(x)
+        except Exception:
+            pass
+    return np.asarray(x)
+
+
+def from_numpy(a: Any, backend: Backend, dtype: Any = None) -> Array:
+    """Copy host data (a NumPy array or anything ``numpy.asarray`` takes) to ``backend``.
+
+    ``dtype`` may be a NumPy dtype or a name; the cast happens on the host so that every
+    backend receives the same bits.
+    """
+    host = np.asarray(a)
+    if dtype is not None:
+        host = host.astype(_numpy_dtype(dtype), copy=False)
+    return backend.xp.asarray(host, device=backend.device)
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    if isinstance(dtype, str):
+        return np.dtype(dtype)
+    name = getattr(dtype, "name", None) or str(dtype).rsplit(".", 1)[-1]
+    return np.dtype(str(name))
+
+
+def host_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A host-side ``numpy.random.Generator``: the single source of randomness.
+
+    Drawing on the host and then copying with :func:`from_numpy` makes the same seed give
+    bit-identical numbers on every backend.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+def host_normal(
+    rng: np.random.Generator, shape: tuple[int, ...], std: float, dtype: Any
+) -> np.ndarray:
+    """Draw ``N(0, std^2)`` on the host in float64, then round once to ``dtype``."""
+    return (rng.standard_normal(shape) * std).astype(_numpy_dtype(dtype))
+
+
+def host_permutation(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A host permutation of ``range(n)`` as int64."""
+    return rng.permutation(n).astype(np.int64)
