@@ -220,7 +220,7 @@ def resolve_dtype(xp: ModuleType, dtype: Any) -> Any:
 
 
 def is_cupy(xp: ModuleType) -> bool:
-    """True when ``xp`` is CuPy (for optional fast paths only; the standard path is the reference)."""
+    """True when ``xp`` is CuPy: for optional fast paths, the standard path being the reference."""
     return bool(array_api_compat.is_cupy_namespace(xp))
 
 
