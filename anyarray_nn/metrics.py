@@ -1,0 +1,173 @@
+"""Evaluation: accuracy, cost, confusion matrix, per-class precision and recall.
+
+Predictions are computed on the network's device in batches; the predicted labels and the
+summed cost come back to the host once, where the (small) confusion matrix is counted with
+NumPy.  This module and the data loader are the only places that read results back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .backend import from_numpy, to_numpy
+from .network import Network
+
+__all__ = ["Evaluation", "confusion_matrix", "evaluate", "format_confusion"]
+
+
+@dataclass
+class Evaluation:
+    """Metrics of a network on a labelled data set.
+
+    Attributes
+    ----------
+    accuracy : float
+        Fraction of correctly classified samples.
+    cost : float
+        Mean cost (without regularisation).
+    confusion : numpy.ndarray, shape (n_classes, n_classes)
+        ``confusion[t, p]`` counts samples of true class ``t`` predicted as ``p``.
+    precision, recall : numpy.ndarray, shape (n_classes,)
+        Per class; NaN-free (a class never predicted has precision 0).
+    misclassified : numpy.ndarray of int
+        Indices of the wrongly classified samples.
+    predictions : numpy.ndarray of int, shape (n,)
+    """
+
+    accuracy: float
+    cost: float
+    confusion: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    misclassified: np.ndarray
+    predictions: np.ndarray = field(repr=False)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.predictions.shape[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values."""
+        return {
+            "accuracy": self.accuracy,
+            "cost": self.cost,
+            "n_samples": self.n_samples,
+            "n_misclassified": int(self.misclassified.shape[0]),
+            "confusion_matrix": self.confusion.tolist(),
+            "precision": [float(p) for p in self.precision],
+            "recall": [float(r) for r in self.recall],
+            "misclassified": [int(i) for i in self.misclassified],
+        }
+
+
+def confusion_matrix(
+    labels: np.ndarray, predictions: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """``confusion[t, p]`` = number of samples with true label ``t`` predicted as ``p``."""
+    flat = np.asarray(labels, dtype=np.int64) * n_classes + np.asarray(predictions, np.int64)
+    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def evaluate(
+    network: Network,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int = 4096,
+) -> Evaluation:
+    """Evaluate ``network`` on host data.
+
+    Parameters
+    ----------
+    network : Network
+    images : numpy.ndarray, shape (n, ...) of uint8 pixels (scaled by 1/255) or floats
+        Flattened to (n, sizes[0]).
+    labels : numpy.ndarray of int, shape (n,)
+    batch_size : int
+        Samples per forward pass.
+
+    Returns
+    -------
+    Evaluation
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels).astype(np.int64, copy=False)
+    n_classes = network.sizes[-1]
+    predictions, cost_sum = _predict_with_cost(network, images, labels, batch_size)
+    confusion = confusion_matrix(labels, predictions, n_classes)
+    true_per_class = confusion.sum(axis=1)
+    predicted_per_class = confusion.sum(axis=0)
+    diagonal = np.diag(confusion).astype(np.float64)
+    precision = np.divide(diagonal, predicted_per_class,
+                          out=np.zeros(n_classes), where=predicted_per_class > 0)
+    recall = np.divide(diagonal, true_per_class, out=np.zeros(n_classes), where=true_per_class > 0)
+    n = labels.shape[0]
+    return Evaluation(
+        accuracy=float(diagonal.sum() / n) if n else float("nan"),
+        cost=cost_sum / n if n else float("nan"),
+        confusion=confusion,
+        precision=precision,
+        recall=recall,
+        misclassified=np.flatnonzero(predictions != labels),
+        predictions=predictions,
+    )
+
+
+def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:
+    if images.ndim == 3:
+        return (int(images.shape[1]), int(images.shape[2]))
+    side = int(round(network.sizes[0] ** 0.5))
+    return (side, side) if side * side == network.sizes[0] else (1, network.sizes[0])
+
+
+def _batches(
+    network: Network, images: np.ndarray, labels: np.ndarray, batch_size: int
+) -> Iterator[tuple[Any, Any]]:
+    """(X, one-hot Y) device batches in order: uint8 pixels through the data pipeline."""
+    n_classes = network.sizes[-1]
+    if images.dtype == np.uint8:
+        from .data.batches import BatchIterator  # data loading stays independent of the math
+
+        yield from BatchIterator(
+            images, labels, batch_size=batch_size, backend=network.backend,
+            dtype=network.dtype_name, shuffle=False, num_classes=n_classes,
+            image_shape=_image_shape(images, network),
+        )
+        return
+    n = images.shape[0]
+    X_all = from_numpy(images.reshape(n, -1), network.backend, network.dtype_name)
+    Y_all = from_numpy(np.eye(n_classes)[labels], network.backend, network.dtype_name)
+    for i in range(0, n, batch_size):
+        j = min(i + batch_size, n)
+        yield X_all[i:j, :], Y_all[i:j, :]
+
+
+def _predict_with_cost(
+    network: Network, images: np.ndarray, labels: np.ndarray, batch_size: int
+) -> tuple[np.ndarray, float]:
+    xp = network.xp
+    cost_total = xp.zeros((), dtype=network.dtype, device=network.device)
+    parts = []
+    for X, Y in _batches(network, images, labels, batch_size):
+        network._check_X(X)
+        Zs, As = network._feedforward(X)
+        value = network.cost_function.value(xp, Zs[-1], As[-1], Y)
+        cost_total = cost_total + value * float(X.shape[0])
+        parts.append(xp.argmax(As[-1], axis=1))
+    if not parts:
+        return np.zeros((0,), np.int64), 0.0
+    predictions = xp.concat(parts, axis=0)
+    return to_numpy(predictions).astype(np.int64), float(to_numpy(cost_total))
+
+
+def format_confusion(confusion: np.ndarray) -> str:
+    """The confusion matrix as a plain-text table (rows: true class, columns: predicted)."""
+    n = confusion.shape[0]
+    width = max(5, len(str(int(confusion.max(initial=0)))) + 1)
+    header = "true\\pred" + "".join(f"{p:>{width}}" for p in range(n))
+    rows = [f"{t:>9}" + "".join(f"{int(c):>{width}}" for c in confusion[t]) for t in range(n)]
+    return "\n".join([header, *rows])
