@@ -150,7 +150,5 @@ def get_activation(name: str | Activation, *, output: bool = False) -> Activatio
     allowed = OUTPUT_ACTIVATIONS if output else HIDDEN_ACTIVATIONS
     where = "output" if output else "hidden"
     if key not in allowed:
-        raise ValueError(
-            f"unknown {where} activation {name!r}; choose one of {', '.join(allowed)}"
-        )
+        raise ValueError(f"unknown {where} activation {name!r}; choose one of {', '.join(allowed)}")
     return ACTIVATIONS[key]

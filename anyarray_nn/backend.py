@@ -162,8 +162,10 @@ def _from_module(module: ModuleType, device: Any) -> Backend:
         elif isinstance(device, int):
             device = probe_module.cuda.Device(device)
     try:
-        probe = probe_module.empty((0,), device=device) if device is not None else (
-            probe_module.empty((0,))
+        probe = (
+            probe_module.empty((0,), device=device)
+            if device is not None
+            else (probe_module.empty((0,)))
         )
     except Exception as exc:
         if isinstance(device, str) and hasattr(probe_module, "Device"):

@@ -88,8 +88,12 @@ class _SigmoidCrossEntropy(_CrossEntropy):
 
 
 COSTS = ("quadratic", "cross_entropy")
-_ALIASES = {"mse": "quadratic", "crossentropy": "cross_entropy", "cross-entropy": "cross_entropy",
-            "ce": "cross_entropy"}
+_ALIASES = {
+    "mse": "quadratic",
+    "crossentropy": "cross_entropy",
+    "cross-entropy": "cross_entropy",
+    "ce": "cross_entropy",
+}
 
 
 def get_cost(name: str | Cost, output: Activation) -> Cost:

@@ -64,9 +64,7 @@ class Evaluation:
         }
 
 
-def confusion_matrix(
-    labels: np.ndarray, predictions: np.ndarray, n_classes: int
-) -> np.ndarray:
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
     """``confusion[t, p]`` = number of samples with true label ``t`` predicted as ``p``."""
     flat = np.asarray(labels, dtype=np.int64) * n_classes + np.asarray(predictions, np.int64)
     return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
@@ -102,8 +100,9 @@ def evaluate(
     true_per_class = confusion.sum(axis=1)
     predicted_per_class = confusion.sum(axis=0)
     diagonal = np.diag(confusion).astype(np.float64)
-    precision = np.divide(diagonal, predicted_per_class,
-                          out=np.zeros(n_classes), where=predicted_per_class > 0)
+    precision = np.divide(
+        diagonal, predicted_per_class, out=np.zeros(n_classes), where=predicted_per_class > 0
+    )
     recall = np.divide(diagonal, true_per_class, out=np.zeros(n_classes), where=true_per_class > 0)
     n = labels.shape[0]
     return Evaluation(
@@ -120,7 +119,7 @@ def evaluate(
 def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:
     if images.ndim == 3:
         return (int(images.shape[1]), int(images.shape[2]))
-    side = int(round(network.sizes[0] ** 0.5))
+    side = round(network.sizes[0] ** 0.5)
     return (side, side) if side * side == network.sizes[0] else (1, network.sizes[0])
 
 
@@ -133,8 +132,13 @@ def _batches(
         from .data.batches import BatchIterator  # data loading stays independent of the math
 
         yield from BatchIterator(
-            images, labels, batch_size=batch_size, backend=network.backend,
-            dtype=network.dtype_name, shuffle=False, num_classes=n_classes,
+            images,
+            labels,
+            batch_size=batch_size,
+            backend=network.backend,
+            dtype=network.dtype_name,
+            shuffle=False,
+            num_classes=n_classes,
             image_shape=_image_shape(images, network),
         )
         return

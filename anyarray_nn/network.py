@@ -227,9 +227,16 @@ class Network:
         """A copy of this network on another backend/device (weights copied via the host)."""
         cfg = self.config()
         clone = Network(
-            cfg["sizes"], activation=cfg["activation"], output=cfg["output"], cost=cfg["cost"],
-            init=cfg["init"], bias_init=cfg["bias_init"], dtype=cfg["dtype"],
-            backend=backend, device=device, seed=0,
+            cfg["sizes"],
+            activation=cfg["activation"],
+            output=cfg["output"],
+            cost=cfg["cost"],
+            init=cfg["init"],
+            bias_init=cfg["bias_init"],
+            dtype=cfg["dtype"],
+            backend=backend,
+            device=device,
+            seed=0,
         )
         clone.set_weights(*self.get_weights())
         return clone

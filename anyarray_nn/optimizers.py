@@ -132,8 +132,12 @@ class Adam(Optimizer):
             p -= step_size * (m / (xp.sqrt(v) + self.epsilon))
 
     def config(self) -> dict[str, float | str]:
-        return {**super().config(), "beta1": self.beta1, "beta2": self.beta2,
-                "epsilon": self.epsilon}
+        return {
+            **super().config(),
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "epsilon": self.epsilon,
+        }
 
 
 OPTIMIZERS = ("sgd", "momentum", "adam")

@@ -122,8 +122,9 @@ def _build(
         raise ModelFileError(f"{path}: missing array {exc.args[0]}") from exc
     for a in [*Ws, *bs]:
         if a.dtype != np.dtype(architecture["dtype"]):
-            raise ModelFileError(f"{path}: array of dtype {a.dtype}, metadata says "
-                                 f"{architecture['dtype']}")
+            raise ModelFileError(
+                f"{path}: array of dtype {a.dtype}, metadata says {architecture['dtype']}"
+            )
         if not np.all(np.isfinite(a)):
             raise ModelFileError(f"{path}: weights contain NaN or inf")
     try:
@@ -208,8 +209,11 @@ def save_checkpoint(
         "format_version": FORMAT_VERSION,
         "kind": _KIND_CHECKPOINT,
         "network": network.config(),
-        "optimizer": {**optimizer.config(), "steps": optimizer.steps,
-                      "n_state": len(optimizer.state_arrays())},
+        "optimizer": {
+            **optimizer.config(),
+            "steps": optimizer.steps,
+            "n_state": len(optimizer.state_arrays()),
+        },
         "epoch": int(epoch),
         "rng_state": rng_state,
         "state": state,

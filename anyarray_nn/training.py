@@ -232,9 +232,7 @@ def _score_batches(network: Network, batches: BatchIterator) -> tuple[Any, Any]:
     correct = xp.zeros((), dtype=network.dtype, device=network.device)
     for X, Y in batches:
         Zs, As = network._feedforward(X)
-        cost_sum = cost_sum + network.cost_function.value(xp, Zs[-1], As[-1], Y) * float(
-            X.shape[0]
-        )
+        cost_sum = cost_sum + network.cost_function.value(xp, Zs[-1], As[-1], Y) * float(X.shape[0])
         hits = xp.argmax(As[-1], axis=1) == xp.argmax(Y, axis=1)
         correct = correct + xp.sum(xp.astype(hits, network.dtype))
     return cost_sum, correct
@@ -319,17 +317,29 @@ def train(
 
     xp = network.xp
     batches = BatchIterator(
-        images, labels, batch_size=config.batch_size, backend=network.backend,
-        dtype=network.dtype_name, shuffle=True, seed=config.seed,
-        num_classes=network.sizes[-1], memory_budget=memory_budget,
-        max_shift=config.max_shift, image_shape=_image_shape(images, network),
+        images,
+        labels,
+        batch_size=config.batch_size,
+        backend=network.backend,
+        dtype=network.dtype_name,
+        shuffle=True,
+        seed=config.seed,
+        num_classes=network.sizes[-1],
+        memory_budget=memory_budget,
+        max_shift=config.max_shift,
+        image_shape=_image_shape(images, network),
     )
     val_batches = None
     if validation is not None:
         val_batches = BatchIterator(
-            validation[0], validation[1], batch_size=max(config.batch_size, 1024),
-            backend=network.backend, dtype=network.dtype_name, shuffle=False,
-            num_classes=network.sizes[-1], image_shape=_image_shape(validation[0], network),
+            validation[0],
+            validation[1],
+            batch_size=max(config.batch_size, 1024),
+            backend=network.backend,
+            dtype=network.dtype_name,
+            shuffle=False,
+            num_classes=network.sizes[-1],
+            image_shape=_image_shape(validation[0], network),
         )
 
     history = History()
@@ -428,7 +438,10 @@ def train(
                 bar.set_postfix_str(_postfix(record))
             if checkpoint is not None:
                 save_checkpoint(
-                    checkpoint, network, optimizer, epoch=epoch + 1,
+                    checkpoint,
+                    network,
+                    optimizer,
+                    epoch=epoch + 1,
                     rng_state=batches.rng.bit_generator.state,
                     state={
                         "config": config.to_dict(),
@@ -461,8 +474,13 @@ def _progress_bar(show: bool, epochs: int, start: int, per_epoch: int) -> Any:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=(epochs - start) * per_epoch, unit="batch", desc="training",
-                leave=False, dynamic_ncols=True)
+    return tqdm(
+        total=(epochs - start) * per_epoch,
+        unit="batch",
+        desc="training",
+        leave=False,
+        dynamic_ncols=True,
+    )
 
 
 def _postfix(record: EpochRecord) -> str:

@@ -31,8 +31,16 @@ def test_gradients_match_central_differences(
     backend: Backend, activation: str, output: str, cost: str
 ) -> None:
     rng = np.random.default_rng(1)
-    net = Network([5, 4, 3, 3], activation=activation, output=output, cost=cost, init="lecun",
-                  dtype="float64", backend=backend, seed=2)
+    net = Network(
+        [5, 4, 3, 3],
+        activation=activation,
+        output=output,
+        cost=cost,
+        init="lecun",
+        dtype="float64",
+        backend=backend,
+        seed=2,
+    )
     X = from_numpy(rng.standard_normal((6, 5)), backend, "float64")
     Y = from_numpy(_targets(rng, 6, 3, output), backend, "float64")
     weight_decay = 0.05
@@ -91,8 +99,9 @@ def test_matches_plain_numpy_reference(backend: Backend) -> None:
     rng = np.random.default_rng(3)
     X = rng.random((16, 7))
     Y = np.eye(4)[rng.integers(0, 4, 16)]
-    net = Network([7, 6, 4], activation="sigmoid", init="lecun", dtype="float64",
-                  backend=backend, seed=5)
+    net = Network(
+        [7, 6, 4], activation="sigmoid", init="lecun", dtype="float64", backend=backend, seed=5
+    )
     Ws, bs = net.get_weights()
     opt = SGD(0.5)
     Xd, Yd = from_numpy(X, backend, "float64"), from_numpy(Y, backend, "float64")
@@ -107,8 +116,11 @@ def test_initial_weights_bit_identical_across_backends(backend: Backend) -> None
     for dtype in ("float32", "float64"):
         ref = Network([20, 7, 3], init="lecun", dtype=dtype, seed=11)
         net = Network([20, 7, 3], init="lecun", dtype=dtype, backend=backend, seed=11)
-        for a, b in zip(ref.get_weights()[0] + ref.get_weights()[1],
-                        net.get_weights()[0] + net.get_weights()[1], strict=True):
+        for a, b in zip(
+            ref.get_weights()[0] + ref.get_weights()[1],
+            net.get_weights()[0] + net.get_weights()[1],
+            strict=True,
+        ):
             assert a.dtype == b.dtype == np.dtype(dtype)
             np.testing.assert_array_equal(a, b)
 
@@ -170,13 +182,23 @@ def test_outputs_keep_dtype_and_device(backend: Backend, dtype: str) -> None:
     assert xp.isdtype(labels.dtype, "integral")
     assert tuple(labels.shape) == (9,)
     # batched and unbatched prediction agree
-    np.testing.assert_allclose(to_numpy(net.predict_proba(X, batch_size=4)),
-                               to_numpy(net.predict_proba(X, batch_size=None)), rtol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(net.predict_proba(X, batch_size=4)),
+        to_numpy(net.predict_proba(X, batch_size=None)),
+        rtol=1e-6,
+    )
 
 
 def test_cross_entropy_is_finite_for_saturated_outputs(backend: Backend) -> None:
-    net = Network([3, 2], activation="relu", output="softmax", init="normal", backend=backend,
-                  dtype="float32", seed=0)
+    net = Network(
+        [3, 2],
+        activation="relu",
+        output="softmax",
+        init="normal",
+        backend=backend,
+        dtype="float32",
+        seed=0,
+    )
     X = from_numpy(np.full((2, 3), 500.0), backend, "float32")
     Y = from_numpy(np.eye(2), backend, "float32")
     assert np.isfinite(float(net.cost(X, Y)))
@@ -193,8 +215,11 @@ def test_cross_entropy_is_finite_for_saturated_outputs(backend: Backend) -> None
         ({"sizes": [4, 3], "activation": "swish"}, ValueError, "unknown hidden activation"),
         ({"sizes": [4, 3], "output": "relu"}, ValueError, "unknown output activation"),
         ({"sizes": [4, 3], "cost": "hinge"}, ValueError, "unknown cost"),
-        ({"sizes": [4, 3], "output": "identity", "cost": "cross_entropy"}, ValueError,
-         "needs a 'softmax' or 'sigmoid'"),
+        (
+            {"sizes": [4, 3], "output": "identity", "cost": "cross_entropy"},
+            ValueError,
+            "needs a 'softmax' or 'sigmoid'",
+        ),
         ({"sizes": [4, 3], "init": "xavier"}, ValueError, "unknown init"),
         ({"sizes": [4, 3], "dtype": "float16"}, ValueError, "float32' or 'float64"),
         ({"sizes": [4, 3], "backend": "tensorflow"}, ValueError, "unknown backend"),
@@ -246,5 +271,6 @@ def test_network_moves_between_backends(backend: Backend) -> None:
     net = Network([5, 3, 2], seed=3, dtype="float64")
     moved = net.to(backend)
     X = np.random.default_rng(0).random((4, 5))
-    np.testing.assert_allclose(to_numpy(moved.forward(moved.asarray(X))),
-                               to_numpy(net.forward(net.asarray(X))), atol=1e-12)
+    np.testing.assert_allclose(
+        to_numpy(moved.forward(moved.asarray(X))), to_numpy(net.forward(net.asarray(X))), atol=1e-12
+    )

@@ -1,0 +1,54 @@
+"""Data on the host: MNIST loading (IDX files, download, checksums), batches, augmentation.
+
+Everything in this package works on host NumPy arrays; the training loop copies batches to
+the device of its backend.
+
+Examples
+--------
+>>> from anyarray_nn.data import load_mnist, train_validation_split  # doctest: +SKIP
+>>> mnist = load_mnist()                                               # doctest: +SKIP
+>>> x_train, y_train, x_val, y_val = train_validation_split(          # doctest: +SKIP
+...     mnist.train_images, mnist.train_labels, 10_000, seed=0)
+"""
+
+from .augment import expand_with_shifts, shift_images
+from .batches import BatchIterator
+from .idx import IDXFormatError, load_idx_pair, read_idx, write_idx
+from .mnist import (
+    DATA_ENV_VAR,
+    MNIST,
+    MNIST_FILES,
+    MNIST_MIRRORS,
+    MNIST_SHA256,
+    ChecksumError,
+    DownloadError,
+    MNISTNotFoundError,
+    default_cache_dir,
+    download_mnist,
+    find_mnist_files,
+    load_mnist,
+    train_validation_split,
+)
+
+__all__ = [
+    "DATA_ENV_VAR",
+    "MNIST",
+    "MNIST_FILES",
+    "MNIST_MIRRORS",
+    "MNIST_SHA256",
+    "BatchIterator",
+    "ChecksumError",
+    "DownloadError",
+    "IDXFormatError",
+    "MNISTNotFoundError",
+    "default_cache_dir",
+    "download_mnist",
+    "expand_with_shifts",
+    "find_mnist_files",
+    "load_idx_pair",
+    "load_mnist",
+    "read_idx",
+    "shift_images",
+    "train_validation_split",
+    "write_idx",
+]

@@ -1,0 +1,386 @@
+"""Mini-batches on the network's device.
+
+:class:`BatchIterator` moves a uint8 data set to the device **once** and, per batch,
+gathers the rows, converts them to the compute dtype and scales them to ``[0, 1]`` there
+(the 4-8x larger floating-point copy is never built on the host or sent over the bus).
+If the data set does not fit in a memory budget it is *streamed* from host memory in
+chunks instead; the batches are bit-identical either way.
+
+Randomness (the epoch's permutation and, with ``max_shift``, the per-sample shifts) is
+drawn from a seeded host :class:`numpy.random.Generator` and copied to the device once per
+epoch, so the same seed gives the same batches on every backend.
+
+Examples
+--------
+>>> import numpy as np
+>>> from anyarray_nn.data.batches import BatchIterator
+>>> images = np.zeros((10, 28, 28), np.uint8); labels = np.arange(10) % 10
+>>> it = BatchIterator(images, labels, batch_size=4, seed=0)
+>>> len(it), [tuple(X.shape) for X, Y in it]
+(3, [(4, 784), (4, 784), (2, 784)])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from anyarray_nn.backend import (
+    Backend,
+    from_numpy,
+    host_permutation,
+    host_rng,
+    is_cupy,
+    resolve_backend,
+    resolve_dtype,
+)
+
+from .augment import shift_images
+
+__all__ = ["BatchIterator"]
+
+Array = Any
+
+
+class BatchIterator:
+    """Shuffled mini-batches ``(X, Y)`` of an image data set, produced on a device.
+
+    Parameters
+    ----------
+    images : numpy.ndarray of uint8, shape (N, H, W) or (N, H*W)
+        Host images with values 0..255.
+    labels : numpy.ndarray of int, shape (N,)
+        Host class labels in ``[0, num_classes)``.
+    batch_size : int
+        Samples per batch (the last batch of an epoch may be smaller, see ``drop_last``).
+    backend : Backend or str, default "numpy"
+        Where the batches live (see :func:`anyarray_nn.backend.resolve_backend`).
+    device : optional
+        Device for ``backend`` when it is given by name.
+    dtype : {"float32", "float64"}, default "float32"
+        Compute dtype of ``X`` (and of one-hot ``Y``).
+    shuffle : bool, default True
+        Draw a new permutation of the samples for every epoch.
+    seed : int, numpy.random.Generator or None
+        Seed of (or the) host generator; stored as :attr:`rng`.
+    one_hot : bool, default True
+        ``Y`` as one-hot rows of ``dtype``; otherwise int64 labels.
+    num_classes : int, default 10
+        Width of the one-hot rows.
+    drop_last : bool, default False
+        Skip the final partial batch.
+    memory_budget : int or None, default None
+        Device bytes the uint8 images may occupy.  ``None``: no limit.  When the data set
+        is larger, it is streamed in chunks of ``chunk_rows`` rows (a multiple of
+        ``batch_size`` such that two chunks fit in the budget, but at least one batch).
+    max_shift : int, default 0
+        With ``k > 0`` every sample of every epoch is shifted by its own random
+        ``(dy, dx)``, ``-k <= dy, dx <= k`` (vacated pixels 0), on the device.
+    image_shape : tuple of int, default (28, 28)
+        ``(H, W)`` of one image.
+
+    Attributes
+    ----------
+    n_samples : int
+        ``N``.
+    batch_size : int
+    backend : Backend
+    dtype : dtype of ``backend.xp``
+    rng : numpy.random.Generator
+        The host generator; save and restore ``rng.bit_generator.state`` to reproduce
+        an epoch.
+    resident : bool
+        True when the whole data set lives on the device, False when streamed.
+    chunk_rows : int
+        Rows copied to the device at a time (``N`` when resident).
+
+    Raises
+    ------
+    TypeError
+        Images that are not uint8, labels that are not integers.
+    ValueError
+        Mismatched lengths, wrong image shape, labels out of range, ``batch_size < 1``,
+        a negative ``max_shift`` or ``memory_budget``.
+
+    Notes
+    -----
+    Per batch, the standard path is one ``take`` (skipped when not shuffling), one
+    ``astype`` and one in-place multiplication by ``1/255`` (the ``astype`` result is a
+    fresh array, never a view); one-hot labels are a ``take`` from a ``num_classes``
+    identity matrix, equal to ``astype(reshape(y, (-1, 1)) == arange(num_classes), dtype)``.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        batch_size: int,
+        backend: Backend | str = "numpy",
+        device: Any = None,
+        dtype: Any = "float32",
+        shuffle: bool = True,
+        seed: int | np.random.Generator | None = None,
+        one_hot: bool = True,
+        num_classes: int = 10,
+        drop_last: bool = False,
+        memory_budget: int | None = None,
+        max_shift: int = 0,
+        image_shape: tuple[int, int] = (28, 28),
+    ) -> None:
+        h, w = (_as_int(s, "image_shape entries", minimum=1) for s in image_shape)
+        self.image_shape: tuple[int, int] = (h, w)
+        self.batch_size: int = _as_int(batch_size, "batch_size", minimum=1)
+        self.num_classes: int = _as_int(num_classes, "num_classes", minimum=1)
+        self.max_shift: int = _as_int(max_shift, "max_shift", minimum=0)
+        if memory_budget is not None:
+            memory_budget = _as_int(memory_budget, "memory_budget", minimum=0)
+        self.memory_budget: int | None = memory_budget
+
+        host_x, host_y = self._validate(images, labels)
+        self.n_samples: int = int(host_x.shape[0])
+        self.shuffle = bool(shuffle)
+        self.one_hot = bool(one_hot)
+        self.drop_last = bool(drop_last)
+        self.rng: np.random.Generator = host_rng(seed)
+
+        self.backend: Backend = resolve_backend(backend, device)
+        xp, dev = self.backend.xp, self.backend.device
+        self.dtype = resolve_dtype(xp, dtype)
+        self._scale = 1.0 / 255.0  # a Python float: keeps float32 float32
+        self._host_x = host_x  # (N, H*W) uint8, C-contiguous
+        self._host_y = host_y  # (N,) int64
+        self._eye = xp.eye(self.num_classes, dtype=self.dtype, device=dev) if self.one_hot else None
+
+        nbytes = int(host_x.nbytes)
+        self.resident: bool = memory_budget is None or nbytes <= memory_budget
+        if self.resident:
+            self.chunk_rows: int = max(self.n_samples, 1)
+            self._x: Array | None = from_numpy(host_x, self.backend)  # the one copy
+        else:
+            row_bytes = h * w
+            rows = (int(memory_budget) // (2 * row_bytes)) // self.batch_size * self.batch_size
+            self.chunk_rows = max(rows, self.batch_size)
+            self._x = None
+        if not self.shuffle:
+            self._y_dev = from_numpy(host_y, self.backend)  # labels never change order
+        self._cupy_stream: _CupyStreamer | None = None
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+        h, w = self.image_shape
+        images = np.asarray(images)
+        labels = np.asarray(labels)
+        if images.dtype != np.uint8:
+            raise TypeError(
+                f"images must be uint8 (0..255), got {images.dtype}. Convert integer pixel "
+                "values with `images.astype(numpy.uint8)`, or floats in [0, 1] with "
+                "`numpy.rint(images * 255).astype(numpy.uint8)`."
+            )
+        good_shape = (images.ndim == 3 and images.shape[1:] == (h, w)) or (
+            images.ndim == 2 and images.shape[1] == h * w
+        )
+        if not good_shape:
+            raise ValueError(
+                f"images must have shape (N, {h}, {w}) or (N, {h * w}), got {images.shape}"
+            )
+        n = int(images.shape[0])
+        if n < 1:
+            raise ValueError("images is empty: need at least one sample")
+        if labels.ndim != 1 or labels.shape[0] != n:
+            raise ValueError(
+                f"labels must have shape ({n},) to match {n} images, got {labels.shape}"
+            )
+        if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == np.bool_):
+            raise TypeError(
+                f"labels must be integers, got {labels.dtype}; use `labels.astype(numpy.int64)`"
+            )
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= self.num_classes:
+            raise ValueError(
+                f"labels must lie in [0, {self.num_classes}), found values in [{lo}, {hi}]"
+            )
+        host_x = np.ascontiguousarray(images.reshape(n, h * w))
+        host_y = labels.astype(np.int64, copy=False)
+        return host_x, host_y
+
+    # ------------------------------------------------------------------ protocol
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        if self.drop_last:
+            return self.n_samples // self.batch_size
+        return math.ceil(self.n_samples / self.batch_size)
+
+    def __repr__(self) -> str:
+        mode = "resident" if self.resident else f"streamed, chunk_rows={self.chunk_rows}"
+        return (
+            f"BatchIterator(n_samples={self.n_samples}, batch_size={self.batch_size}, "
+            f"backend={self.backend!r}, shuffle={self.shuffle}, max_shift={self.max_shift}, "
+            f"{mode})"
+        )
+
+    def __iter__(self) -> Iterator[tuple[Array, Array]]:
+        """One epoch of batches.
+
+        The epoch's randomness (permutation, then shifts) is drawn from :attr:`rng` when
+        ``iter()`` is called, not lazily, so restoring ``rng.bit_generator.state`` before
+        ``iter()`` reproduces the epoch.
+
+        Yields
+        ------
+        X : array, shape (b, H*W)
+            ``dtype``, values in ``[0, 1]`` (``pixel / 255``), on ``backend.device``.
+        Y : array, shape (b, num_classes) of ``dtype`` or shape (b,) of int64
+            One-hot rows, or integer labels when ``one_hot=False`` (then possibly a view
+            of an internal array: treat it as read-only).
+        """
+        n = self.n_samples
+        perm = host_permutation(self.rng, n) if self.shuffle else None
+        shifts = None
+        if self.max_shift > 0:
+            k = self.max_shift
+            shifts = self.rng.integers(-k, k + 1, size=(2, n), dtype=np.int64)
+        return self._epoch(perm, shifts)
+
+    # ------------------------------------------------------------------ epoch
+    def _epoch(
+        self, perm: np.ndarray | None, shifts: np.ndarray | None
+    ) -> Iterator[tuple[Array, Array]]:
+        backend = self.backend
+        xp = backend.xp
+        b = self.batch_size
+        n_used = len(self) * b if self.drop_last else self.n_samples
+        # Per-epoch transfers, each once: labels in epoch order, permutation, shifts.
+        if perm is None:
+            y_dev = self._y_dev
+            perm_dev = None
+        else:
+            y_dev = from_numpy(self._host_y[perm], backend)
+            perm_dev = from_numpy(perm, backend) if self.resident else None
+        shifts_dev = from_numpy(shifts, backend) if shifts is not None else None
+
+        if self.resident:
+            chunks: Iterator[tuple[int, int, Array | None]] = iter(((0, n_used, None),))
+        elif is_cupy(xp):
+            if self._cupy_stream is None:
+                self._cupy_stream = _CupyStreamer(self._host_x, self.chunk_rows, backend)
+            chunks = self._cupy_stream.chunks(perm, n_used)
+        else:
+            chunks = self._host_chunks(perm, n_used)
+
+        for c0, c1, chunk in chunks:
+            for start in range(c0, c1, b):
+                stop = min(start + b, c1)
+                if chunk is not None:  # streamed: rows start..stop of the epoch, in order
+                    xb = chunk[start - c0 : stop - c0, :]
+                elif perm_dev is not None:
+                    xb = xp.take(self._x, perm_dev[start:stop], axis=0)
+                else:
+                    xb = self._x[start:stop, :]
+                if shifts_dev is not None:
+                    xb = shift_images(
+                        xp,
+                        xb,
+                        shifts_dev[0, start:stop],
+                        shifts_dev[1, start:stop],
+                        self.image_shape,
+                        max_shift=self.max_shift,
+                    )
+                X = xp.astype(xb, self.dtype)  # a fresh array: safe to scale in place
+                X *= self._scale
+                yb = y_dev[start:stop]
+                Y = xp.take(self._eye, yb, axis=0) if self._eye is not None else yb
+                yield X, Y
+
+    def _host_chunks(
+        self, perm: np.ndarray | None, n_used: int
+    ) -> Iterator[tuple[int, int, Array]]:
+        """Standard streaming path: gather a chunk's rows on the host, copy, batch from it."""
+        for c0 in range(0, n_used, self.chunk_rows):
+            c1 = min(c0 + self.chunk_rows, n_used)
+            if perm is None:
+                host = self._host_x[c0:c1]
+            else:
+                host = np.take(self._host_x, perm[c0:c1], axis=0)
+            yield c0, c1, from_numpy(host, self.backend)
+
+
+def _as_int(value: Any, name: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+class _CupyStreamer:
+    """CuPy-only streaming: pinned host buffers, async copies on a side stream.
+
+    Two pinned host buffers and two device buffers of ``chunk_rows`` rows.  While the
+    batches of chunk ``i`` are consumed on the current stream, chunk ``i + 1`` is gathered
+    on the host into the other pinned buffer and copied asynchronously on ``copy_stream``.
+    Events keep buffers from being overwritten while in use:
+
+    * ``copied[j]`` (on the copy stream, after the copy into slot ``j``): the compute
+      stream waits on it before using device buffer ``j``; the host waits on it before
+      rewriting pinned buffer ``j``.
+    * ``consumed[j]`` (on the compute stream, after the last batch of slot ``j`` was
+      converted): the copy stream waits on it before overwriting device buffer ``j``.
+
+    Batches handed out are fresh arrays (``astype``), so only those conversions, which
+    are ordered on the compute stream before ``consumed[j]``, read device buffer ``j``.
+    """
+
+    def __init__(self, host_x: np.ndarray, chunk_rows: int, backend: Backend) -> None:
+        import cupy
+        import cupyx
+
+        self._cupy = cupy
+        self._host_x = host_x
+        self._device = backend.device
+        d = int(host_x.shape[1])
+        with self._device:
+            self._pinned = [cupyx.empty_pinned((chunk_rows, d), dtype=np.uint8) for _ in "ab"]
+            self._dev = [cupy.empty((chunk_rows, d), dtype=cupy.uint8) for _ in "ab"]
+            self._copy_stream = cupy.cuda.Stream(non_blocking=True)
+            self._copied = [cupy.cuda.Event(disable_timing=True) for _ in "ab"]
+            self._consumed = [cupy.cuda.Event(disable_timing=True) for _ in "ab"]
+            self._chunk_rows = chunk_rows
+            for j in range(2):  # start "done" so the first waits return immediately
+                self._copied[j].record(self._copy_stream)
+                self._consumed[j].record()
+
+    def _submit(self, slot: int, perm: np.ndarray | None, c0: int, c1: int) -> None:
+        m = c1 - c0
+        self._copied[slot].synchronize()  # the previous copy out of this pinned buffer
+        pinned = self._pinned[slot][:m]
+        if perm is None:
+            np.copyto(pinned, self._host_x[c0:c1])
+        else:
+            # mode="clip": indices are a valid permutation, and "raise" would buffer `out`
+            np.take(self._host_x, perm[c0:c1], axis=0, out=pinned, mode="clip")
+        with self._device:
+            self._copy_stream.wait_event(self._consumed[slot])
+            self._dev[slot][:m].set(pinned, stream=self._copy_stream)
+            self._copied[slot].record(self._copy_stream)
+
+    def chunks(self, perm: np.ndarray | None, n_used: int) -> Iterator[tuple[int, int, Array]]:
+        starts = list(range(0, n_used, self._chunk_rows))
+        bounds = [(c0, min(c0 + self._chunk_rows, n_used)) for c0 in starts]
+        if not bounds:
+            return
+        self._submit(0, perm, *bounds[0])
+        for i, (c0, c1) in enumerate(bounds):
+            slot = i % 2
+            if i + 1 < len(bounds):  # prefetch: host gather + async copy of the next chunk
+                self._submit(1 - slot, perm, *bounds[i + 1])
+            with self._device:
+                self._cupy.cuda.get_current_stream().wait_event(self._copied[slot])
+            try:
+                yield c0, c1, self._dev[slot][: c1 - c0]
+            finally:  # every batch read from this slot has been enqueued (also on break)
+                with self._device:
+                    self._consumed[slot].record()
