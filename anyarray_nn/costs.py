@@ -41,6 +41,17 @@ class Cost:
         """``delta^L = dC_x/dZ^L`` per sample, shape (m, n_out) (the 1/m comes in ``dW``)."""
         raise NotImplementedError
 
+    def forward_value(
+        self, xp: ModuleType, output: Activation, Z: Array, Y: Array
+    ) -> tuple[Array, Array]:
+        """``(A^L, C)``: the output activation of ``Z`` and the mean cost, in one go.
+
+        Equal to ``A = output.forward(xp, Z)`` and ``value(xp, Z, A, Y)``; costs fused
+        with their output override it to share work.
+        """
+        A = output.forward(xp, Z)
+        return A, self.value(xp, Z, A, Y)
+
     def __str__(self) -> str:
         return self.name
 
@@ -77,6 +88,19 @@ class _SoftmaxCrossEntropy(_CrossEntropy):
         Z_max = xp.max(Z, axis=1, keepdims=True)
         log_sum = xp.log(xp.sum(xp.exp(Z - Z_max), axis=1, keepdims=True)) + Z_max
         return -xp.sum(Y * (Z - log_sum)) / float(Z.shape[0])
+
+    def forward_value(
+        self, xp: ModuleType, output: Activation, Z: Array, Y: Array
+    ) -> tuple[Array, Array]:
+        if output.name != "softmax":
+            return super().forward_value(xp, output, Z, Y)
+        # One row maximum and one row sum serve both the softmax and the log-sum-exp.
+        shifted = Z - xp.max(Z, axis=1, keepdims=True)
+        A = xp.exp(shifted)
+        S = xp.sum(A, axis=1, keepdims=True)
+        A /= S
+        shifted -= xp.log(S)  # log-softmax, finite even where A underflows to 0
+        return A, -xp.sum(Y * shifted) / float(Z.shape[0])
 
 
 class _SigmoidCrossEntropy(_CrossEntropy):

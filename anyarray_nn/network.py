@@ -261,7 +261,7 @@ class Network:
                 f"{name} is on device {array_api_compat.device(X)!r} but the network is on "
                 f"{self.device!r}; move it with network.asarray({name})"
             )
-        if not self.xp.isdtype(X.dtype, "real floating"):
+        if X.dtype != self.dtype and not self.xp.isdtype(X.dtype, "real floating"):
             raise TypeError(
                 f"{name} must be floating point ({self.dtype_name}), not {X.dtype}; scale "
                 f"integer pixels to [0, 1] first, e.g. network.asarray(images / 255)"
@@ -305,40 +305,56 @@ class Network:
 
     # --- the math -----------------------------------------------------------------------
 
-    def _feedforward(self, X: Array) -> tuple[list[Array], list[Array]]:
+    def _feedforward(self, X: Array, output: bool = True) -> tuple[list[Array], list[Array]]:
+        """``Zs`` and ``As`` of every layer; ``output=False`` leaves ``A^L`` to the caller."""
         xp, last = self.xp, self.n_layers - 1
         Zs: list[Array] = []
         As: list[Array] = [X]
         A = X
         for l, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            Z = A @ W.T + b  # eq. 1
-            phi = self.output_activation if l == last else self.hidden_activation
-            A = phi.forward(xp, Z)  # eq. 2
+            Z = A @ W.T  # eq. 1; the product is a fresh array, so the bias goes in in place
+            Z += b
             Zs.append(Z)
-            As.append(A)
+            if l < last:
+                A = self.hidden_activation.forward(xp, Z)  # eq. 2
+                As.append(A)
+            elif output:
+                As.append(self.output_activation.forward(xp, Z))
         return Zs, As
 
     def _backprop(self, X: Array, Y: Array, weight_decay: float) -> Gradients:
         xp = self.xp
-        Zs, As = self._feedforward(X)
-        inv_m = 1.0 / X.shape[0]
+        Zs, As = self._feedforward(X, output=False)
+        # The output activation and the batch cost together (softmax + cross-entropy share
+        # the row maximum and the log-sum-exp).
+        A_out, cost = self.cost_function.forward_value(xp, self.output_activation, Zs[-1], Y)
+        As.append(A_out)
+        m = X.shape[0]
+        inv_m = 1.0 / m
         L = self.n_layers
-        delta = self.cost_function.output_delta(xp, self.output_activation, Zs[-1], As[-1], Y)
+        delta = self.cost_function.output_delta(xp, self.output_activation, Zs[-1], A_out, Y)
         deltas: list[Array] = [delta] * L
         dW: list[Array] = [delta] * L
         db: list[Array] = [delta] * L
         for l in range(L - 1, -1, -1):
             deltas[l] = delta
-            dW[l] = (delta.T @ As[l]) * inv_m  # eq. 9
+            # eq. 9; the 1/m goes on whichever is smaller: the (m, n_l+1) error or dW.
+            if m <= self.sizes[l]:
+                scaled = delta * inv_m
+                dW[l] = scaled.T @ As[l]
+                db[l] = xp.sum(scaled, axis=0)
+            else:
+                dW[l] = delta.T @ As[l]
+                dW[l] *= inv_m
+                db[l] = xp.sum(delta, axis=0)
+                db[l] *= inv_m
             if weight_decay:
-                dW[l] = dW[l] + weight_decay * self.weights[l]  # gradient of eq. 11
-            db[l] = xp.sum(delta, axis=0) * inv_m
+                dW[l] += weight_decay * self.weights[l]  # gradient of eq. 11
             if l > 0:
                 # eq. 8: delta^l = (delta^{l+1} W^{l+1}) ⊙ phi'(Z^l)
                 delta = self.hidden_activation.backward(
                     xp, Zs[l - 1], As[l], delta @ self.weights[l]
                 )
-        cost = self.cost_function.value(xp, Zs[-1], As[-1], Y)
         return Gradients(dW=dW, db=db, deltas=deltas, activations=As, cost=cost)
 
     def _l2_term(self, weight_decay: float) -> Array:

@@ -1,0 +1,512 @@
+"""Training speed on the CPU: anyarray_nn (NumPy backend) against plain NumPy and PyTorch.
+
+Times full SGD epochs over the 60,000 MNIST training images, in one process, for the
+networks 784-64-10 and 784-800-10, batch sizes 128 and 1024, float32 and float64, and for
+three implementations that start from the same initial weights and see the same batches
+(epoch ``k`` of each uses the same permutation):
+
+* ``anyarray_nn``: :meth:`anyarray_nn.Network.train_step` with :class:`anyarray_nn.SGD`,
+  ``backend="numpy"`` (ReLU, softmax, cross-entropy: the library's defaults) -- the step
+  users run;
+* ``reference``: the minimal matrix-based NumPy MLP of ``benchmarks/reference_mlp.py``;
+* ``torch``: PyTorch on the CPU (``nn.Linear``, ``F.cross_entropy``, ``optim.SGD``,
+  tensors in memory, no DataLoader, as many threads as NumPy's BLAS), skipped with a
+  message when torch is not installed.
+
+Every implementation gathers its batches from the same float array (pixels / 255, made
+once) with the same index slices.  After one warm-up epoch each, the implementations take
+turns epoch by epoch (so load on a shared machine hits all of them alike) and each row is
+the median of ``--epochs`` (at least 5).  The table gives seconds per epoch, samples per
+second, GFLOP/s (``3196 H`` FLOPs per sample for one hidden layer of ``H`` units, forward
+plus backward), the fraction of the measured matrix-multiply peak of the same dtype, and the
+ratios anyarray_nn / reference and anyarray_nn / torch.  It also reports the peak resident
+memory of a 784-800-10 float32 run of :func:`anyarray_nn.training.train` (one epoch, in a
+subprocess) and the end-to-end time of ``anyarray-nn train`` with its defaults, data loading
+included (skipped when the CLI is not available).
+
+Install and run (torch is optional; install the CPU wheel *before* the ``bench`` extra so
+that pip keeps it instead of fetching a CUDA build)::
+
+    pip install -e '.[bench]'          # or: pip install torch==2.13.0 psutil threadpoolctl
+    ANYARRAY_NN_DATA=/path/to/mnist python benchmarks/train_speed.py [--quick]
+        [--epochs 5] [--json results.json] [--no-e2e] [--no-rss]
+
+Without ``ANYARRAY_NN_DATA`` (or ``--data-dir``) it uses random uint8 data of MNIST's shape
+and says so.  OpenBLAS picks its kernel from ``OPENBLAS_CORETYPE`` when that is set (e.g. a
+forced ``Haswell`` kernel on an AVX-512 machine halves the peak); the kernel in use is
+printed and saved, and ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...`` lets it
+choose.  Timing numbers are never asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))
+
+from bench_common import (  # noqa: E402
+    CaseResult,
+    blas_info,
+    blas_summary,
+    blas_threads,
+    case_grid,
+    cpu_model,
+    derive,
+    epoch_permutations,
+    format_table,
+    load_train_data,
+    median_epoch,
+    numpy_matmul_peak,
+    parse_layers,
+    versions,
+    write_json,
+)
+from reference_mlp import ReferenceMLP  # noqa: E402
+
+from anyarray_nn import SGD, Network  # noqa: E402
+from anyarray_nn.backend import Backend, from_numpy  # noqa: E402
+
+IMPLS = ("anyarray_nn", "reference", "torch")
+LEARNING_RATE = 0.05
+
+
+# --- the three implementations -------------------------------------------------------------
+
+
+class AnyarrayRunner:
+    """anyarray_nn: ``Network.train_step`` + ``SGD`` on any backend (numpy here, cupy on GPUs).
+
+    The data and each epoch's permutation are moved to the device once; a batch is two
+    ``take`` calls and one ``train_step``.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        X: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        learning_rate: float,
+        name: str = "anyarray_nn",
+    ) -> None:
+        self.name = name
+        self.network = network
+        self.X = from_numpy(X, network.backend)
+        self.y = from_numpy(y, network.backend)
+        self.batch_size = int(batch_size)
+        self.optimizer = SGD(learning_rate)
+
+    @property
+    def backend(self) -> Backend:
+        return self.network.backend
+
+    def epoch(self, perm: np.ndarray) -> None:
+        net, xp, b = self.network, self.network.xp, self.batch_size
+        perm_dev = from_numpy(perm, net.backend)
+        X, y, opt = self.X, self.y, self.optimizer
+        for start in range(0, perm.shape[0], b):
+            idx = perm_dev[start : start + b]
+            net.train_step(xp.take(X, idx, axis=0), xp.take(y, idx, axis=0), opt)
+
+    def weights(self) -> list[np.ndarray]:
+        return self.network.get_weights()[0]
+
+
+class ReferenceRunner:
+    """The plain NumPy reference (``reference_mlp.ReferenceMLP``)."""
+
+    name = "reference"
+
+    def __init__(
+        self,
+        weights: Sequence[np.ndarray],
+        biases: Sequence[np.ndarray],
+        X: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        learning_rate: float,
+    ) -> None:
+        self.model = ReferenceMLP(weights, biases, learning_rate)
+        self.X, self.y, self.batch_size = X, y, int(batch_size)
+
+    def epoch(self, perm: np.ndarray) -> None:
+        X, y, b, step = self.X, self.y, self.batch_size, self.model.train_step
+        for start in range(0, perm.shape[0], b):
+            idx = perm[start : start + b]
+            step(np.take(X, idx, axis=0), np.take(y, idx, axis=0))
+
+    def weights(self) -> list[np.ndarray]:
+        return self.model.weights
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+class TorchRunner:
+    """PyTorch eager: ``nn.Linear`` + ``nn.ReLU``, ``F.cross_entropy``, ``optim.SGD``.
+
+    Tensors live in memory on ``device`` (no DataLoader); the batch is an ``index_select``
+    of the same permutation slice the other implementations use.
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[np.ndarray],
+        biases: Sequence[np.ndarray],
+        X: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        learning_rate: float,
+        device: str = "cpu",
+        name: str = "torch",
+    ) -> None:
+        import torch
+        from torch import nn
+
+        self.torch = torch
+        self.name = name
+        self.device = device
+        tdtype = torch.float64 if X.dtype == np.float64 else torch.float32
+        layers: list[Any] = []
+        for l, W in enumerate(weights):
+            layers.append(nn.Linear(W.shape[1], W.shape[0]))
+            if l < len(weights) - 1:
+                layers.append(nn.ReLU())
+        self.model = nn.Sequential(*layers).to(device=device, dtype=tdtype)
+        linears = [m for m in self.model if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for lin, W, b in zip(linears, weights, biases, strict=True):
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
+                lin.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
+        self.X = torch.from_numpy(X).to(device)
+        self.y = torch.from_numpy(y).to(device)
+        self.batch_size = int(batch_size)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=learning_rate)
+
+    def epoch(self, perm: np.ndarray) -> None:
+        torch, F = self.torch, self.torch.nn.functional
+        perm_t = torch.from_numpy(perm).to(self.device)
+        X, y, b, model, opt = self.X, self.y, self.batch_size, self.model, self.optimizer
+        for start in range(0, perm.shape[0], b):
+            idx = perm_t[start : start + b]
+            loss = F.cross_entropy(model(X.index_select(0, idx)), y.index_select(0, idx))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    def weights(self) -> list[np.ndarray]:
+        return [
+            m.weight.detach().cpu().numpy()
+            for m in self.model
+            if isinstance(m, self.torch.nn.Linear)
+        ]
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+def measure(
+    runners: Sequence[Any],
+    perms: Sequence[np.ndarray],
+    epochs: int,
+    sync: Callable[[], None] = lambda: None,
+    timer: Callable[[Callable[[], None]], float] | None = None,
+) -> dict[str, list[float]]:
+    """Seconds of ``epochs`` epochs per runner after one warm-up epoch each.
+
+    Runners take turns epoch by epoch; epoch ``k`` of every runner uses ``perms[k]``
+    (``perms[0]`` is the warm-up).  ``timer(fn)`` may replace wall-clock timing (CUDA
+    events on a GPU); by default it is ``perf_counter`` around ``fn(); sync()``.
+    """
+
+    def wall(fn: Callable[[], None]) -> float:
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - t0
+
+    timer = timer or wall
+    for r in runners:
+        r.epoch(perms[0])
+    sync()
+    times: dict[str, list[float]] = {r.name: [] for r in runners}
+    for k in range(1, epochs + 1):
+        for r in runners:
+            times[r.name].append(timer(lambda r=r, k=k: r.epoch(perms[k])))
+    return times
+
+
+def max_weight_difference(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
+    pairs = zip(a, b, strict=True)
+    return max(float(np.max(np.abs(np.asarray(x, np.float64) - y))) for x, y in pairs)
+
+
+def float_data(images: np.ndarray, dtype: str) -> np.ndarray:
+    """Pixels / 255 as ``dtype`` (one array shared by all implementations)."""
+    X = images.astype(dtype)
+    X *= 1.0 / 255.0
+    return X
+
+
+def run_cases(
+    cases: Sequence[tuple[str, int, str]],
+    images: np.ndarray,
+    labels: np.ndarray,
+    impls: Sequence[str],
+    epochs: int,
+    peaks: dict[str, float],
+    torch_threads: int,
+    log: Callable[[str], None] = print,
+) -> list[CaseResult]:
+    """Measure every case for every implementation in ``impls`` (torch skipped when absent)."""
+    results: list[CaseResult] = []
+    data: dict[str, np.ndarray] = {}
+    perms = epoch_permutations(images.shape[0], epochs + 1)
+    if "torch" in impls:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    for layers, batch, dtype in cases:
+        if dtype not in data:
+            data.clear()  # keep one float copy of the data set in memory
+            data[dtype] = float_data(images, dtype)
+        X = data[dtype]
+        sizes = parse_layers(layers)
+        net = Network(sizes, dtype=dtype, backend="numpy", seed=0)
+        W0, b0 = net.get_weights()
+        runners: list[Any] = []
+        if "anyarray_nn" in impls:
+            runners.append(AnyarrayRunner(net, X, labels, batch, LEARNING_RATE))
+        if "reference" in impls:
+            runners.append(ReferenceRunner(W0, b0, X, labels, batch, LEARNING_RATE))
+        if "torch" in impls:
+            runners.append(TorchRunner(W0, b0, X, labels, batch, LEARNING_RATE))
+        times = measure(runners, perms, epochs)
+        base = runners[0].weights()
+        agreement = {r.name: max_weight_difference(base, r.weights()) for r in runners[1:]}
+        for r in runners:
+            note = ""
+            if r.name in agreement:
+                note = f"max |W - W_{runners[0].name}| after training: {agreement[r.name]:.2e}"
+            res = CaseResult(
+                impl=r.name,
+                layers=layers,
+                batch_size=batch,
+                dtype=dtype,
+                seconds_per_epoch=median_epoch(times[r.name]),
+                epoch_seconds=times[r.name],
+                note=note,
+            )
+            results.append(derive(res, images.shape[0], peaks.get(dtype)))
+        summary = ", ".join(f"{r.name} {median_epoch(times[r.name]):.4f} s" for r in runners)
+        log(f"  {layers:>10} batch {batch:>4} {dtype}: {summary}")
+    return results
+
+
+# --- peak memory and end to end ----------------------------------------------------------
+
+
+def _rss_child(data_dir: str | None) -> None:
+    """Subprocess body: one epoch of 784-800-10 float32 with ``anyarray_nn.training.train``."""
+    from anyarray_nn.training import train
+
+    images, labels, _, source = load_train_data(data_dir)
+    before = _maxrss_mb()
+    net = Network([784, 800, 10], dtype="float32", backend="numpy", seed=0)
+    t0 = time.perf_counter()
+    train(net, images, labels, epochs=1, batch_size=128, optimizer="sgd", progress=False)
+    seconds = time.perf_counter() - t0
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": _maxrss_mb(),
+                "peak_rss_mb_after_data": before,
+                "psutil_rss_mb": _psutil_rss_mb(),
+                "train_seconds": seconds,
+                "data": source,
+            }
+        )
+    )
+
+
+def _maxrss_mb() -> float:
+    scale = 1024.0 if sys.platform != "darwin" else 1024.0 * 1024.0  # KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def _psutil_rss_mb() -> float | None:
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def measure_peak_rss(data_dir: str | None) -> dict[str, Any]:
+    """Peak RSS of a 784-800-10 float32 training run (one epoch), in a fresh subprocess."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child"]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-2000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def e2e_command() -> list[str] | None:
+    """How to run ``anyarray-nn train`` with this interpreter, or ``None`` without a CLI."""
+    try:
+        if importlib.util.find_spec("anyarray_nn.cli") is None:
+            return None
+    except ImportError:
+        return None
+    if importlib.util.find_spec("anyarray_nn.__main__") is not None:
+        return [sys.executable, "-m", "anyarray_nn", "train"]
+    code = (
+        "import sys; sys.argv = ['anyarray-nn', 'train']; "
+        "from anyarray_nn.cli import main; sys.exit(main())"
+    )
+    return [sys.executable, "-c", code]
+
+
+def measure_e2e(timeout: float = 3600.0) -> dict[str, Any]:
+    """Wall time of ``anyarray-nn train`` with defaults, in a scratch folder."""
+    cmd = e2e_command()
+    if cmd is None:
+        return {"skipped": "CLI not available"}
+    with tempfile.TemporaryDirectory(prefix="anyarray_nn_e2e_") as tmp:
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"command": " ".join(cmd), "error": f"timed out after {timeout:.0f} s"}
+        seconds = time.perf_counter() - t0
+    tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+    return {
+        "command": "anyarray-nn train",
+        "seconds": seconds,
+        "returncode": proc.returncode,
+        "output_tail": tail,
+    }
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Training speed on the CPU: anyarray_nn vs plain NumPy vs PyTorch."
+    )
+    parser.add_argument("--quick", action="store_true", help="only 784-64-10, 128, float32")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per case (>= 5)")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="save results")
+    parser.add_argument("--data-dir", default=os.environ.get("ANYARRAY_NN_DATA"))
+    parser.add_argument("--impl", nargs="+", choices=IMPLS, default=list(IMPLS))
+    parser.add_argument("--layers", nargs="+", default=None, help="e.g. 784-64-10")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=None)
+    parser.add_argument("--dtypes", nargs="+", choices=("float32", "float64"), default=None)
+    parser.add_argument("--no-e2e", action="store_true", help="skip `anyarray-nn train`")
+    parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory run")
+    parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    if args.rss_child:
+        _rss_child(args.data_dir)
+        return {}
+    epochs = max(5, args.epochs)
+    impls = list(dict.fromkeys(args.impl))
+    if "torch" in impls and not torch_available():
+        print("torch: skipped (not installed; `pip install torch` to compare with PyTorch)")
+        impls.remove("torch")
+    grid: dict[str, Any] = {}
+    if args.layers:
+        grid["layers"] = args.layers
+    if args.batch_sizes:
+        grid["batch_sizes"] = args.batch_sizes
+    if args.dtypes:
+        grid["dtypes"] = args.dtypes
+    cases = case_grid(args.quick, **grid)
+
+    info = blas_info()
+    vers = versions(extra=("torch", "threadpoolctl", "psutil"))
+    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs")
+    print(blas_summary(info))
+    print("env: " + ", ".join(f"{k}={v}" for k, v in info["env"].items() if v is not None))
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in vers.items() if v is not None))
+    images, labels, load_s, source = load_train_data(args.data_dir)
+    print(f"data: {source} ({images.shape[0]} images, loaded in {load_s:.2f} s)")
+    dtypes = sorted({d for _, _, d in cases})
+    peaks = {d: numpy_matmul_peak(d) for d in dtypes}
+    for d, p in peaks.items():
+        print(f"matmul peak ({d}, 2048^2 NumPy product): {p:.1f} GFLOP/s")
+    threads = blas_threads(info)
+    print(f"timing: median of {epochs} epochs after 1 warm-up; torch threads = {threads}")
+
+    results = run_cases(cases, images, labels, impls, epochs, peaks, threads)
+    others = [i for i in ("reference", "torch") if i in impls]
+    print()
+    print(format_table(results, "anyarray_nn", others))
+
+    extras: dict[str, Any] = {}
+    if not args.no_rss and not args.quick:
+        extras["peak_rss"] = measure_peak_rss(args.data_dir)
+        r = extras["peak_rss"]
+        if "error" in r:
+            print(f"\npeak RSS: failed: {r['error']}")
+        else:
+            print(
+                f"\npeak RSS, 784-800-10 float32, one epoch of anyarray_nn.training.train: "
+                f"{r['peak_rss_mb']:.0f} MiB (after loading the data: "
+                f"{r['peak_rss_mb_after_data']:.0f} MiB)"
+            )
+    if not args.no_e2e and not args.quick:
+        extras["e2e"] = measure_e2e()
+        e = extras["e2e"]
+        if "skipped" in e:
+            print(f"anyarray-nn train (end to end): skipped: {e['skipped']}")
+        elif "error" in e:
+            print(f"anyarray-nn train (end to end): {e['error']}")
+        else:
+            print(
+                f"anyarray-nn train (end to end, defaults, data loading included): "
+                f"{e['seconds']:.1f} s (exit status {e['returncode']})"
+            )
+    meta = {
+        "suite": "cpu",
+        "machine": {"cpu": cpu_model(), "cpus": os.cpu_count()},
+        "versions": vers,
+        "blas": info,
+        "data": source,
+        "data_load_seconds": load_s,
+        "epochs": epochs,
+        "learning_rate": LEARNING_RATE,
+        "matmul_peak_gflops": peaks,
+        **extras,
+    }
+    if args.json is not None:
+        print(f"\nwrote {write_json(args.json, results, **meta)}")
+    return {"cases": [r.to_dict() for r in results], **meta}
+
+
+if __name__ == "__main__":
+    main()
