@@ -54,9 +54,20 @@ class CaseResult:
     gflops: float = 0.0
     fraction_of_peak: float | None = None
     note: str = ""
+    #: GPU rows only: whether float32 matrix products ran in TF32 (None on the CPU).
+    tf32: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def key(self) -> tuple[str, int, str, bool | None]:
+        """What makes two rows comparable: network, batch size, dtype, TF32 mode."""
+        return (self.layers, self.batch_size, self.dtype, self.tf32)
+
+    @property
+    def dtype_label(self) -> str:
+        return self.dtype + ("+tf32" if self.tf32 else "")
 
 
 def parse_layers(layers: str) -> list[int]:
@@ -231,11 +242,11 @@ def cpu_model() -> str:
 
 
 def ratio_table(results: Sequence[CaseResult], ours: str, others: Sequence[str]) -> dict:
-    """``{(layers, batch, dtype): {other: ours_seconds / other_seconds}}``."""
-    by_key: dict[tuple[str, int, str], dict[str, float]] = {}
+    """``{CaseResult.key: {other: ours_seconds / other_seconds}}``."""
+    by_key: dict[tuple[Any, ...], dict[str, float]] = {}
     for r in results:
-        by_key.setdefault((r.layers, r.batch_size, r.dtype), {})[r.impl] = r.seconds_per_epoch
-    ratios: dict[tuple[str, int, str], dict[str, float]] = {}
+        by_key.setdefault(r.key, {})[r.impl] = r.seconds_per_epoch
+    ratios: dict[tuple[Any, ...], dict[str, float]] = {}
     for key, times in by_key.items():
         if ours in times:
             ratios[key] = {o: times[ours] / times[o] for o in others if o in times}
@@ -258,16 +269,15 @@ def format_table(results: Sequence[CaseResult], ours: str, others: Sequence[str]
         row = [
             r.layers,
             str(r.batch_size),
-            r.dtype,
+            r.dtype_label,
             r.impl,
             f"{r.seconds_per_epoch:.4f}",
             f"{r.samples_per_second:,.0f}",
             f"{r.gflops:.1f}",
             peak,
         ]
-        key = (r.layers, r.batch_size, r.dtype)
         for o in others:
-            value = ratios.get(key, {}).get(o) if r.impl == ours else None
+            value = ratios.get(r.key, {}).get(o) if r.impl == ours else None
             row.append(f"{value:.2f}" if value is not None else "")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

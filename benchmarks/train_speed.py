@@ -231,8 +231,8 @@ def measure(
     """Seconds of ``epochs`` epochs per runner after one warm-up epoch each.
 
     Runners take turns epoch by epoch; epoch ``k`` of every runner uses ``perms[k]``
-    (``perms[0]`` is the warm-up).  ``timer(fn)`` may replace wall-clock timing (CUDA
-    events on a GPU); by default it is ``perf_counter`` around ``fn(); sync()``.
+    (``perms[0]`` is the warm-up).  A runner's own ``timer`` attribute, else ``timer``, times
+    ``fn`` (CUDA events on a GPU); by default ``perf_counter`` around ``fn(); sync()``.
     """
 
     def wall(fn: Callable[[], None]) -> float:
@@ -249,7 +249,8 @@ def measure(
     times: dict[str, list[float]] = {r.name: [] for r in runners}
     for k in range(1, epochs + 1):
         for r in runners:
-            times[r.name].append(timer(lambda r=r, k=k: r.epoch(perms[k])))
+            run = getattr(r, "timer", None) or timer
+            times[r.name].append(run(lambda r=r, k=k: r.epoch(perms[k])))
     return times
 
 
@@ -370,25 +371,25 @@ def measure_peak_rss(data_dir: str | None) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def e2e_command() -> list[str] | None:
-    """How to run ``anyarray-nn train`` with this interpreter, or ``None`` without a CLI."""
+def e2e_command(extra: Sequence[str] = ()) -> list[str] | None:
+    """How to run ``anyarray-nn train [extra]`` with this interpreter (``None``: no CLI)."""
     try:
         if importlib.util.find_spec("anyarray_nn.cli") is None:
             return None
     except ImportError:
         return None
     if importlib.util.find_spec("anyarray_nn.__main__") is not None:
-        return [sys.executable, "-m", "anyarray_nn", "train"]
+        return [sys.executable, "-m", "anyarray_nn", "train", *extra]
     code = (
-        "import sys; sys.argv = ['anyarray-nn', 'train']; "
+        f"import sys; sys.argv = ['anyarray-nn', 'train', *{list(extra)!r}]; "
         "from anyarray_nn.cli import main; sys.exit(main())"
     )
     return [sys.executable, "-c", code]
 
 
-def measure_e2e(timeout: float = 3600.0) -> dict[str, Any]:
-    """Wall time of ``anyarray-nn train`` with defaults, in a scratch folder."""
-    cmd = e2e_command()
+def measure_e2e(timeout: float = 3600.0, extra: Sequence[str] = ()) -> dict[str, Any]:
+    """Wall time of ``anyarray-nn train [extra]`` (defaults otherwise), in a scratch folder."""
+    cmd = e2e_command(extra)
     if cmd is None:
         return {"skipped": "CLI not available"}
     with tempfile.TemporaryDirectory(prefix="anyarray_nn_e2e_") as tmp:
@@ -400,7 +401,7 @@ def measure_e2e(timeout: float = 3600.0) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
     tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
     return {
-        "command": "anyarray-nn train",
+        "command": " ".join(["anyarray-nn", "train", *extra]),
         "seconds": seconds,
         "returncode": proc.returncode,
         "output_tail": tail,
@@ -408,6 +409,16 @@ def measure_e2e(timeout: float = 3600.0) -> dict[str, Any]:
 
 
 # --- main -------------------------------------------------------------------------------------
+
+
+def _limit_threads(n: int) -> None:
+    """Limit NumPy's BLAS to ``n`` threads for the rest of the process (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("--threads needs threadpoolctl (pip install threadpoolctl); ignored")
+        return
+    threadpool_limits(limits=n, user_api="blas")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -422,6 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layers", nargs="+", default=None, help="e.g. 784-64-10")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=None)
     parser.add_argument("--dtypes", nargs="+", choices=("float32", "float64"), default=None)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS and torch threads (default: the BLAS default; needs threadpoolctl)",
+    )
     parser.add_argument("--no-e2e", action="store_true", help="skip `anyarray-nn train`")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory run")
     parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
@@ -447,6 +464,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         grid["dtypes"] = args.dtypes
     cases = case_grid(args.quick, **grid)
 
+    if args.threads is not None:
+        _limit_threads(args.threads)
     info = blas_info()
     vers = versions(extra=("torch", "threadpoolctl", "psutil"))
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs")

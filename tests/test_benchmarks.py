@@ -126,3 +126,90 @@ def test_blas_summary_and_versions() -> None:
     assert set(bench_common.BLAS_ENV) <= set(info["env"])
     assert bench_common.blas_summary(info).startswith("BLAS:")
     assert bench_common.versions()["numpy"] == np.__version__
+
+
+# --- the GPU suite's host-side parts (no GPU needed) ----------------------------------------
+
+import subprocess  # noqa: E402
+
+import gpu_speed  # noqa: E402
+
+
+def test_gpu_slug() -> None:
+    assert gpu_speed.gpu_slug("NVIDIA H200") == "nvidia-h200"
+    assert gpu_speed.gpu_slug("NVIDIA GeForce RTX 4090 (24GB)") == "nvidia-geforce-rtx-4090-24gb"
+    assert gpu_speed.gpu_slug("  ") == "unknown-gpu"
+
+
+def test_gpu_children_get_their_tf32_mode(tmp_path: Path) -> None:
+    args = gpu_speed.build_parser().parse_args(
+        ["--epochs", "7", "--batch-sizes", "128", "8192", "--data-dir", "/d", "--no-torch"]
+    )
+    passthrough = gpu_speed.passthrough_args(args)
+    assert passthrough == [
+        "--epochs", "7", "--no-torch", "--data-dir", "/d", "--batch-sizes", "128", "8192"
+    ]  # fmt: skip
+    for tf32, flag in ((False, "0"), (True, "1")):
+        cmd, env = gpu_speed.child_command("g.py", tf32, tmp_path / "o.json", passthrough)
+        assert env["CUPY_TF32"] == flag
+        assert cmd[2:5] == ["--child", "--tf32", "on" if tf32 else "off"]
+        assert gpu_speed.build_parser().parse_args(cmd[2:]).batch_sizes == [128, 8192]
+    assert gpu_speed.gpu_cases(args) == [
+        ("784-64-10", 128, "float32"),
+        ("784-64-10", 8192, "float32"),
+        ("784-800-10", 128, "float32"),
+        ("784-800-10", 8192, "float32"),
+    ]
+    full = gpu_speed.gpu_cases(gpu_speed.build_parser().parse_args([]))
+    assert len(full) == 6 and {b for _, b, _ in full} == {128, 1024, 8192}
+
+
+def test_gpu_markdown_report_and_json(tmp_path: Path) -> None:
+    cases = []
+    for tf32 in (False, True):
+        for impl, s in (("anyarray_nn_cupy", 0.05), ("torch_cuda", 0.1)):
+            r = bench_common.CaseResult(impl, "784-64-10", 128, "float32", s, tf32=tf32)
+            cases.append(bench_common.derive(r, 60_000, 50_000.0).to_dict())
+    payload = {
+        "cases": cases,
+        "gpu": {"name": "NVIDIA H200", "total_memory_gib": 139.8, "driver": "580.1"},
+        "versions": {"cupy": "14.2.0", "torch": "2.11.0"},
+        "matmul_peak_gflops": {"tf32 off": 50_000.0, "tf32 on": 300_000.0},
+        "epochs": 5,
+        "learning_rate": 0.05,
+        "time_to_accuracy": {
+            "target": 0.98,
+            "setup": "784-800-10",
+            "seconds": 12.0,
+            "load_seconds": 1.0,
+            "train_seconds": 10.0,
+            "epochs": 6,
+            "accuracy": 0.981,
+        },
+        "e2e": {"skipped": "CLI not available"},
+    }
+    md = gpu_speed.markdown_report(payload)
+    assert md.startswith("# Training speed on NVIDIA H200")
+    assert "| 784-64-10 | 128 | float32+tf32 | anyarray_nn_cupy |" in md
+    assert "| 0.50 |" in md and "cupy 14.2.0" in md and "**12.0 s**" in md
+    assert "CLI not available" in md
+    results = gpu_speed._as_results(cases)
+    path = bench_common.write_json(tmp_path / "nvidia-h200.json", results, suite="gpu")
+    data = json.loads(path.read_text())
+    assert {c["impl"] for c in data["cases"]} == {"anyarray_nn_cupy", "torch_cuda"}
+    assert [c["tf32"] for c in data["cases"]] == [False, False, True, True]
+
+
+def test_gpu_suite_without_gpu_says_so() -> None:
+    ok, why = gpu_speed.gpu_available()
+    if ok:
+        pytest.skip("a GPU is usable here")
+    assert why
+    assert gpu_speed.main(["--no-e2e"]) == 2
+
+
+def test_gpu_check_script_is_valid_bash() -> None:
+    script = BENCH / "run_gpu_checks.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    assert "pip download --no-deps" in text and 'carry=[".whl", ".mnist"]' in text

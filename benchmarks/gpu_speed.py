@@ -1,0 +1,516 @@
+"""Training speed on an NVIDIA GPU: anyarray_nn on CuPy against PyTorch eager CUDA (issue 7).
+
+The GPU counterpart of ``train_speed.py``, with the same records: full SGD epochs over the
+60,000 MNIST training images, networks 784-64-10 and 784-800-10, batch sizes 128, 1024 and
+8192, float32, for
+
+* ``anyarray_nn_cupy``: :meth:`anyarray_nn.Network.train_step` + SGD on ``backend="cupy"``
+  (data and permutations resident on the GPU);
+* ``torch_cuda``: PyTorch eager on CUDA (``nn.Linear``, ``F.cross_entropy``, ``optim.SGD``),
+  same initial weights, same batches.
+
+Each TF32 mode runs in its own child process, because CuPy reads ``CUPY_TF32`` once per
+process: one child with TF32 off (``CUPY_TF32=0``, torch ``fp32_precision="ieee"``) and one
+with it on (rows marked ``float32+tf32``).  Epochs are timed with CUDA events of the library
+that runs them (the device is idle at each start), after one warm-up epoch; each row is the
+median of ``--epochs``.  The table also gives the fraction of the GPU's float32 matrix-multiply
+rate (an 8192^2 CuPy product timed with ``cupyx.profiler.benchmark``, in the same TF32 mode).
+
+Also measured, each in a fresh process: the time to 98% test accuracy end to end (process
+start, CUDA start, MNIST load, training 784-800-10 with Adam until the test accuracy after
+an epoch reaches 98%) and the end-to-end time of ``anyarray-nn train --backend cupy`` when the
+CLI exists.
+
+Writes ``<out-dir>/<gpu-name>.json`` (``cases`` as in the CPU suite, plus GPU model, driver,
+CUDA, CuPy and torch versions) and ``<out-dir>/<gpu-name>.md`` (the table)::
+
+    ANYARRAY_NN_DATA=/path/to/mnist python benchmarks/gpu_speed.py [--out-dir benchmarks/results]
+        [--epochs 5] [--quick] [--no-tf32] [--no-torch] [--no-accuracy] [--no-e2e]
+
+Without a usable GPU it says so and exits with status 2.  ``benchmarks/run_gpu_checks.sh``
+runs it (and the test suite) on a GPU machine in one command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))
+
+from bench_common import (  # noqa: E402
+    CaseResult,
+    case_grid,
+    derive,
+    epoch_permutations,
+    format_table,
+    load_train_data,
+    median_epoch,
+    parse_layers,
+    versions,
+    write_json,
+)
+from train_speed import (  # noqa: E402
+    LEARNING_RATE,
+    AnyarrayRunner,
+    TorchRunner,
+    float_data,
+    max_weight_difference,
+    measure,
+    measure_e2e,
+    torch_available,
+)
+
+OURS, THEIRS = "anyarray_nn_cupy", "torch_cuda"
+GPU_LAYERS = ("784-64-10", "784-800-10")
+GPU_BATCH_SIZES = (128, 1024, 8192)
+TARGET_ACCURACY = 0.98
+
+
+# --- pure helpers (unit-tested on the CPU) ----------------------------------------------------
+
+
+def gpu_slug(name: str) -> str:
+    """A file-name-safe GPU name: ``"NVIDIA H200"`` -> ``"nvidia-h200"``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug or "unknown-gpu"
+
+
+def child_command(
+    script: str | Path, tf32: bool, out: str | Path, passthrough: Sequence[str]
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of the child that measures one TF32 mode."""
+    cmd = [sys.executable, str(script), "--child", "--tf32", "on" if tf32 else "off"]
+    cmd += ["--child-out", str(out), *passthrough]
+    env = dict(os.environ, CUPY_TF32="1" if tf32 else "0")
+    return cmd, env
+
+
+def passthrough_args(args: argparse.Namespace) -> list[str]:
+    """The parent's options that the children need."""
+    out = ["--epochs", str(args.epochs)]
+    if args.quick:
+        out.append("--quick")
+    if args.no_torch:
+        out.append("--no-torch")
+    if args.data_dir:
+        out += ["--data-dir", str(args.data_dir)]
+    if args.layers:
+        out += ["--layers", *args.layers]
+    if args.batch_sizes:
+        out += ["--batch-sizes", *map(str, args.batch_sizes)]
+    return out
+
+
+def gpu_cases(args: argparse.Namespace) -> list[tuple[str, int, str]]:
+    """(layers, batch, "float32") cases; ``--quick`` is 784-64-10 at 128 and 784-800-10 at 8192."""
+    if args.quick:
+        return [("784-64-10", 128, "float32"), ("784-800-10", 8192, "float32")]
+    return case_grid(
+        layers=args.layers or GPU_LAYERS,
+        batch_sizes=args.batch_sizes or GPU_BATCH_SIZES,
+        dtypes=("float32",),
+    )
+
+
+def markdown_report(payload: dict[str, Any]) -> str:
+    """The Markdown file: GPU, versions, matmul peak, the table, time to accuracy, e2e."""
+    gpu = payload.get("gpu", {})
+    vers = payload.get("versions", {})
+    lines = [f"# Training speed on {gpu.get('name', 'unknown GPU')}", ""]
+    lines.append(
+        f"- GPU: {gpu.get('name')} ({gpu.get('total_memory_gib', 0):.0f} GiB, compute "
+        f"capability {gpu.get('compute_capability')}), driver {gpu.get('driver')}, CUDA "
+        f"runtime {gpu.get('cuda_runtime_version')}"
+    )
+    lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items() if v is not None))
+    for mode, peak in sorted(payload.get("matmul_peak_gflops", {}).items()):
+        lines.append(f"- float32 matmul peak ({mode}, 8192^2 CuPy product): {peak:,.0f} GFLOP/s")
+    lines.append(
+        f"- median of {payload.get('epochs')} epochs after 1 warm-up, CUDA-event timing; "
+        f"SGD, learning rate {payload.get('learning_rate')}"
+    )
+    lines += ["", format_table(_as_results(payload["cases"]), OURS, [THEIRS]), ""]
+    tta = payload.get("time_to_accuracy")
+    if tta:
+        if "seconds" in tta:
+            lines.append(
+                f"Time to {100 * tta['target']:.0f}% test accuracy ({tta['setup']}): "
+                f"**{tta['seconds']:.1f} s** end to end (data load {tta['load_seconds']:.1f} s, "
+                f"training {tta['train_seconds']:.1f} s, {tta['epochs']} epochs, accuracy "
+                f"{100 * tta['accuracy']:.2f}%)"
+            )
+        else:
+            lines.append(f"Time to accuracy: {tta.get('error', tta)}")
+    e2e = payload.get("e2e")
+    if e2e:
+        if "seconds" in e2e:
+            lines.append(
+                f"`{e2e['command']}` end to end: {e2e['seconds']:.1f} s "
+                f"(exit status {e2e['returncode']})"
+            )
+        else:
+            lines.append(f"`anyarray-nn train --backend cupy`: {e2e.get('skipped', e2e)}")
+    return "\n".join(lines) + "\n"
+
+
+def _as_results(cases: Sequence[dict[str, Any]]) -> list[CaseResult]:
+    return [CaseResult(**c) for c in cases]
+
+
+# --- GPU-only parts (cupy and torch imported inside) --------------------------------------
+
+
+def gpu_available() -> tuple[bool, str]:
+    """Whether CuPy can use a GPU here, and why not."""
+    try:
+        import cupy
+    except ImportError as exc:
+        return False, f"CuPy is not installed ({exc})"
+    try:
+        if not cupy.cuda.is_available():
+            return False, "CuPy finds no CUDA device"
+    except Exception as exc:
+        return False, f"CUDA is not usable: {type(exc).__name__}: {exc}"
+    return True, ""
+
+
+def gpu_info() -> dict[str, Any]:
+    """Model, memory, compute capability, driver and CUDA versions of the current GPU."""
+    import cupy
+
+    dev = cupy.cuda.Device()
+    props = cupy.cuda.runtime.getDeviceProperties(dev.id)
+    name = props["name"]
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    info: dict[str, Any] = {
+        "name": name,
+        "total_memory_gib": props["totalGlobalMem"] / 2**30,
+        "compute_capability": str(dev.compute_capability),
+        "driver_api_version": cupy.cuda.runtime.driverGetVersion(),
+        "cuda_runtime_version": cupy.cuda.runtime.runtimeGetVersion(),
+        "driver": None,
+    }
+    try:
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        info["driver"] = smi.stdout.strip().splitlines()[dev.id] if smi.returncode == 0 else None
+    except (OSError, IndexError, subprocess.SubprocessError):
+        pass
+    if torch_available():
+        import torch
+
+        info["torch_cuda"] = torch.version.cuda
+    return info
+
+
+def set_torch_tf32(on: bool) -> None:
+    """TF32 for torch float32 matrix products (the new API where it exists)."""
+    import torch
+
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):
+        matmul.fp32_precision = "tf32" if on else "ieee"
+    else:
+        matmul.allow_tf32 = on
+
+
+def cupy_matmul_peak(n: int = 8192) -> float:
+    """Best GFLOP/s of an ``n x n`` float32 CuPy product (GPU time, cupyx.profiler)."""
+    import cupy
+    from cupyx.profiler import benchmark
+
+    rng = np.random.default_rng(0)
+    a = cupy.asarray(rng.standard_normal((n, n), dtype=np.float32))
+    b = cupy.asarray(rng.standard_normal((n, n), dtype=np.float32))
+    result = benchmark(cupy.matmul, (a, b), n_repeat=20, n_warmup=3)
+    seconds = float(np.min(np.asarray(result.gpu_times)))
+    return 2.0 * n**3 / seconds / 1e9
+
+
+def cupy_timer(fn: Any) -> float:
+    """Seconds of ``fn()`` between two CUDA events on CuPy's current stream."""
+    import cupy
+
+    start, end = cupy.cuda.Event(), cupy.cuda.Event()
+    cupy.cuda.Device().synchronize()
+    start.record()
+    fn()
+    end.record()
+    end.synchronize()
+    return cupy.cuda.get_elapsed_time(start, end) / 1e3
+
+
+def torch_timer(fn: Any) -> float:
+    """Seconds of ``fn()`` between two CUDA events on torch's current stream."""
+    import torch
+
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    start.record()
+    fn()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / 1e3
+
+
+def run_child(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure every case in this process's TF32 mode; returns the JSON-ready payload."""
+    from anyarray_nn import Network
+    from anyarray_nn.backend import resolve_backend
+
+    tf32 = args.tf32 == "on"
+    backend = resolve_backend("cupy")
+    use_torch = not args.no_torch and torch_available()
+    if use_torch:
+        import torch
+
+        use_torch = bool(torch.cuda.is_available())
+        if use_torch:
+            set_torch_tf32(tf32)
+    images, labels, load_s, source = load_train_data(args.data_dir)
+    peak = cupy_matmul_peak()
+    cases = gpu_cases(args)
+    epochs = max(5, args.epochs)
+    perms = epoch_permutations(images.shape[0], epochs + 1)
+    results: list[CaseResult] = []
+    X_cache: dict[str, np.ndarray] = {}
+    for layers, batch, dtype in cases:
+        if dtype not in X_cache:
+            X_cache.clear()
+            X_cache[dtype] = float_data(images, dtype)
+        X = X_cache[dtype]
+        net = Network(parse_layers(layers), dtype=dtype, backend=backend, seed=0)
+        W0, b0 = net.get_weights()
+        ours = AnyarrayRunner(net, X, labels, batch, LEARNING_RATE, name=OURS)
+        ours.timer = cupy_timer  # type: ignore[attr-defined]
+        runners: list[Any] = [ours]
+        if use_torch:
+            theirs = TorchRunner(W0, b0, X, labels, batch, LEARNING_RATE, "cuda", THEIRS)
+            theirs.timer = torch_timer  # type: ignore[attr-defined]
+            runners.append(theirs)
+        times = measure(runners, perms, epochs)
+        diff = max_weight_difference(ours.weights(), runners[1].weights()) if use_torch else None
+        for r in runners:
+            res = CaseResult(
+                impl=r.name,
+                layers=layers,
+                batch_size=batch,
+                dtype=dtype,
+                seconds_per_epoch=median_epoch(times[r.name]),
+                epoch_seconds=times[r.name],
+                tf32=tf32,
+                note=(
+                    f"max |W - W_{OURS}| after training: {diff:.2e}"
+                    if r is not ours and diff is not None
+                    else ""
+                ),
+            )
+            results.append(derive(res, images.shape[0], peak))
+        line = ", ".join(f"{r.name} {median_epoch(times[r.name]):.4f} s" for r in runners)
+        print(f"  [tf32 {args.tf32}] {layers:>10} batch {batch:>5}: {line}", flush=True)
+    return {
+        "cases": [r.to_dict() for r in results],
+        "tf32": tf32,
+        "matmul_peak_gflops": peak,
+        "data": source,
+        "data_load_seconds": load_s,
+        "gpu": gpu_info(),
+        "versions": versions(extra=("cupy", "torch")),
+    }
+
+
+class _TargetReachedError(Exception):
+    """Raised from the training callback to stop at the target accuracy."""
+
+
+def time_to_accuracy(
+    data_dir: str | None,
+    backend: str = "cupy",
+    target: float = TARGET_ACCURACY,
+    max_epochs: int = 30,
+) -> dict[str, Any]:
+    """Train 784-800-10 (ReLU, softmax, cross-entropy, Adam 1e-3, batch 128) with
+    :func:`anyarray_nn.training.train` until the test accuracy after an epoch reaches
+    ``target``; the times are from the start of this function (data loading included)."""
+    from anyarray_nn import Network
+    from anyarray_nn.backend import from_numpy, resolve_backend, to_numpy
+    from anyarray_nn.data import load_mnist
+    from anyarray_nn.training import train
+
+    t0 = time.perf_counter()
+    if not data_dir:
+        return {"error": "needs the real MNIST: set ANYARRAY_NN_DATA or pass --data-dir"}
+    mnist = load_mnist(data_dir, download=False)
+    b = resolve_backend(backend)
+    net = Network([784, 800, 10], backend=b, seed=0)
+    test_X = from_numpy(mnist.test_images.reshape(-1, 784) / 255.0, b, "float32")
+    test_y = mnist.test_labels.astype(np.int64)  # compared on the host once per epoch
+    load_s = time.perf_counter() - t0
+    history: list[float] = []
+
+    def check(record: Any) -> None:
+        accuracy = float(np.mean(to_numpy(net.predict(test_X)) == test_y))
+        history.append(accuracy)
+        if accuracy >= target:
+            raise _TargetReachedError
+
+    setup = "784-800-10 ReLU, Adam 1e-3, batch 128, float32, " + backend
+    reached = False
+    try:
+        train(
+            net,
+            mnist.train_images,
+            mnist.train_labels,
+            epochs=max_epochs,
+            batch_size=128,
+            optimizer="adam",
+            learning_rate=1e-3,
+            progress=False,
+            diagnostics=False,
+            callback=check,
+        )
+    except _TargetReachedError:
+        reached = True
+    seconds = time.perf_counter() - t0
+    result = {
+        "target": target,
+        "setup": setup,
+        "seconds": seconds,
+        "load_seconds": load_s,
+        "train_seconds": seconds - load_s,
+        "epochs": len(history),
+        "accuracy": history[-1] if history else None,
+        "accuracy_per_epoch": history,
+        "reached": reached,
+    }
+    if not reached:
+        result["error"] = f"{100 * target:.0f}% not reached in {max_epochs} epochs"
+    return result
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Training speed on a GPU: anyarray_nn (CuPy) vs PyTorch CUDA."
+    )
+    parser.add_argument("--out-dir", type=Path, default=HERE / "results")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per case (>= 5)")
+    parser.add_argument("--quick", action="store_true", help="two cases only")
+    parser.add_argument("--data-dir", default=os.environ.get("ANYARRAY_NN_DATA"))
+    parser.add_argument("--layers", nargs="+", default=None)
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=None)
+    parser.add_argument("--no-tf32", action="store_true", help="skip the TF32-on rows")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip time to 98%%")
+    parser.add_argument("--no-e2e", action="store_true", help="skip `anyarray-nn train`")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per child")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tf32", choices=("on", "off"), default="off", help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--accuracy-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="cupy", help=argparse.SUPPRESS)
+    return parser
+
+
+def _run_json_child(cmd: list[str], env: dict[str, str], out: Path, timeout: float) -> dict:
+    try:
+        proc = subprocess.run(cmd, env=env, timeout=timeout, text=True, capture_output=True)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s: {' '.join(cmd)}"}
+    sys.stdout.write(proc.stdout)
+    if proc.returncode != 0 or not out.exists():
+        return {"error": f"exit status {proc.returncode}: {proc.stderr.strip()[-3000:]}"}
+    return json.loads(out.read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.child or args.accuracy_child:
+        if args.accuracy_child:
+            payload = time_to_accuracy(args.data_dir, backend=args.backend)
+        else:
+            payload = run_child(args)
+        assert args.child_out is not None
+        args.child_out.write_text(json.dumps(payload, default=str))
+        return 0
+
+    ok, why = gpu_available()
+    if not ok:
+        print(f"no usable GPU: {why}; nothing measured")
+        return 2
+    passthrough = passthrough_args(args)
+    cases: list[dict[str, Any]] = []
+    payload: dict[str, Any] = {"suite": "gpu", "epochs": max(5, args.epochs)}
+    payload["learning_rate"] = LEARNING_RATE
+    payload["matmul_peak_gflops"] = {}
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="gpu_speed_") as tmp:
+        for tf32 in (False,) if args.no_tf32 else (False, True):
+            out = Path(tmp) / f"tf32_{int(tf32)}.json"
+            cmd, env = child_command(Path(__file__).resolve(), tf32, out, passthrough)
+            print(f"measuring with TF32 {'on' if tf32 else 'off'} ...", flush=True)
+            part = _run_json_child(cmd, env, out, args.timeout)
+            if "error" in part:
+                errors.append(part["error"])
+                print(part["error"])
+                continue
+            cases += part["cases"]
+            payload["matmul_peak_gflops"]["tf32 on" if tf32 else "tf32 off"] = part[
+                "matmul_peak_gflops"
+            ]
+            for key in ("gpu", "versions", "data", "data_load_seconds"):
+                payload.setdefault(key, part[key])
+        if not args.no_accuracy:
+            out = Path(tmp) / "accuracy.json"
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--accuracy-child"]
+            cmd += ["--child-out", str(out)]
+            if args.data_dir:
+                cmd += ["--data-dir", str(args.data_dir)]
+            t0 = time.perf_counter()
+            tta = _run_json_child(cmd, dict(os.environ, CUPY_TF32="0"), out, args.timeout)
+            if "seconds" in tta:
+                tta["in_process_seconds"] = tta["seconds"]
+                tta["seconds"] = time.perf_counter() - t0  # process start to target
+            payload["time_to_accuracy"] = tta
+    if not args.no_e2e:
+        payload["e2e"] = measure_e2e(timeout=args.timeout, extra=["--backend", "cupy"])
+    payload["errors"] = errors
+    if not cases:
+        print("no case was measured")
+        return 1
+    payload["cases"] = cases
+    name = gpu_slug(payload.get("gpu", {}).get("name", "unknown-gpu"))
+    results = _as_results(cases)
+    meta = {k: v for k, v in payload.items() if k != "cases"}
+    json_path = write_json(args.out_dir / f"{name}.json", results, **meta)
+    md_path = args.out_dir / f"{name}.md"
+    md_path.write_text(markdown_report(payload), encoding="utf-8")
+    print()
+    print(md_path.read_text(encoding="utf-8"))
+    print(f"wrote {json_path} and {md_path}")
+    return 0 if not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
