@@ -348,6 +348,17 @@ def _rss_child(data_dir: str | None) -> None:
 
 
 def _maxrss_mb() -> float:
+    """Peak resident memory of this process in MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, which starts afresh at ``exec``;
+    ``ru_maxrss`` would still hold the peak of the parent that forked this process.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     scale = 1024.0 if sys.platform != "darwin" else 1024.0 * 1024.0  # KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
