@@ -422,6 +422,28 @@ def measure_e2e(timeout: float = 3600.0, extra: Sequence[str] = ()) -> dict[str,
 # --- main -------------------------------------------------------------------------------------
 
 
+def keep_freed_memory() -> str:
+    """Ask glibc to keep freed memory in the process (``mallopt``), like
+    ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1000000000``.
+
+    By default glibc hands the multi-megabyte arrays of a training step back to the kernel
+    and faults them in again at the next step (thousands of page faults per step at
+    784-800-10, batch 1024).  Returns what was done, for the record.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return "not available (no glibc mallopt)"
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    ok = mallopt(m_mmap_threshold, 32 * 2**20) and mallopt(m_trim_threshold, 2**30)
+    return "mallopt(M_MMAP_THRESHOLD=32 MiB, M_TRIM_THRESHOLD=1 GiB)" + ("" if ok else " failed")
+
+
 def _limit_threads(n: int) -> None:
     """Limit NumPy's BLAS to ``n`` threads for the rest of the process (threadpoolctl)."""
     try:
@@ -450,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="BLAS and torch threads (default: the BLAS default; needs threadpoolctl)",
     )
+    parser.add_argument(
+        "--keep-memory",
+        action="store_true",
+        help="glibc: keep freed memory in the process (no page faults per step)",
+    )
     parser.add_argument("--no-e2e", action="store_true", help="skip `anyarray-nn train`")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory run")
     parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
@@ -477,6 +504,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     if args.threads is not None:
         _limit_threads(args.threads)
+    allocator = keep_freed_memory() if args.keep_memory else "default"
     info = blas_info()
     vers = versions(extra=("torch", "threadpoolctl", "psutil"))
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs")
@@ -491,6 +519,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"matmul peak ({d}, 2048^2 NumPy product): {p:.1f} GFLOP/s")
     threads = blas_threads(info)
     print(f"timing: median of {epochs} epochs after 1 warm-up; torch threads = {threads}")
+    print(f"allocator: {allocator}")
 
     results = run_cases(cases, images, labels, impls, epochs, peaks, threads)
     others = [i for i in ("reference", "torch") if i in impls]
@@ -531,6 +560,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "epochs": epochs,
         "learning_rate": LEARNING_RATE,
         "matmul_peak_gflops": peaks,
+        "allocator": allocator,
         **extras,
     }
     if args.json is not None:
