@@ -59,6 +59,7 @@ from bench_common import (  # noqa: E402
     format_table,
     load_train_data,
     median_epoch,
+    numpy_matmul_peak,
     parse_layers,
     versions,
     write_json,
@@ -102,6 +103,8 @@ def child_command(
 def passthrough_args(args: argparse.Namespace) -> list[str]:
     """The parent's options that the children need."""
     out = ["--epochs", str(args.epochs)]
+    if args.limit:
+        out += ["--limit", str(args.limit)]
     if args.quick:
         out.append("--quick")
     if args.no_torch:
@@ -278,16 +281,19 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     from anyarray_nn.backend import resolve_backend
 
     tf32 = args.tf32 == "on"
-    backend = resolve_backend("cupy")
+    on_gpu = args.backend == "cupy"  # anything else is a CPU dry run of this script
+    backend = resolve_backend(args.backend)
     use_torch = not args.no_torch and torch_available()
-    if use_torch:
+    if use_torch and on_gpu:
         import torch
 
         use_torch = bool(torch.cuda.is_available())
         if use_torch:
             set_torch_tf32(tf32)
     images, labels, load_s, source = load_train_data(args.data_dir)
-    peak = cupy_matmul_peak()
+    if args.limit:
+        images, labels = images[: args.limit], labels[: args.limit]
+    peak = cupy_matmul_peak() if on_gpu else numpy_matmul_peak("float32", n=512)
     cases = gpu_cases(args)
     epochs = max(5, args.epochs)
     perms = epoch_permutations(images.shape[0], epochs + 1)
@@ -301,12 +307,14 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         net = Network(parse_layers(layers), dtype=dtype, backend=backend, seed=0)
         W0, b0 = net.get_weights()
         ours = AnyarrayRunner(net, X, labels, batch, LEARNING_RATE, name=OURS)
-        ours.timer = cupy_timer  # type: ignore[attr-defined]
         runners: list[Any] = [ours]
         if use_torch:
-            theirs = TorchRunner(W0, b0, X, labels, batch, LEARNING_RATE, "cuda", THEIRS)
-            theirs.timer = torch_timer  # type: ignore[attr-defined]
-            runners.append(theirs)
+            device = "cuda" if on_gpu else "cpu"
+            runners.append(TorchRunner(W0, b0, X, labels, batch, LEARNING_RATE, device, THEIRS))
+        if on_gpu:
+            ours.timer = cupy_timer  # type: ignore[attr-defined]
+            if use_torch:
+                runners[1].timer = torch_timer
         times = measure(runners, perms, epochs)
         diff = max_weight_difference(ours.weights(), runners[1].weights()) if use_torch else None
         for r in runners:
@@ -333,7 +341,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         "matmul_peak_gflops": peak,
         "data": source,
         "data_load_seconds": load_s,
-        "gpu": gpu_info(),
+        "gpu": gpu_info() if on_gpu else {"name": f"dry run on {args.backend}"},
         "versions": versions(extra=("cupy", "torch")),
     }
 
@@ -430,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--accuracy-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="cupy", help=argparse.SUPPRESS)
+    parser.add_argument("--dry-run", action="store_true", help="the whole flow on the CPU")
+    parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     return parser
 
 
@@ -456,10 +466,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     ok, why = gpu_available()
-    if not ok:
+    if not ok and not args.dry_run:
         print(f"no usable GPU: {why}; nothing measured")
         return 2
     passthrough = passthrough_args(args)
+    if args.dry_run:  # NumPy and torch on the CPU stand in for the GPU
+        passthrough += ["--backend", "numpy"]
     cases: list[dict[str, Any]] = []
     payload: dict[str, Any] = {"suite": "gpu", "epochs": max(5, args.epochs)}
     payload["learning_rate"] = LEARNING_RATE
@@ -484,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_accuracy:
             out = Path(tmp) / "accuracy.json"
             cmd = [sys.executable, str(Path(__file__).resolve()), "--accuracy-child"]
-            cmd += ["--child-out", str(out)]
+            cmd += ["--child-out", str(out), "--backend", "numpy" if args.dry_run else "cupy"]
             if args.data_dir:
                 cmd += ["--data-dir", str(args.data_dir)]
             t0 = time.perf_counter()
@@ -493,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
                 tta["in_process_seconds"] = tta["seconds"]
                 tta["seconds"] = time.perf_counter() - t0  # process start to target
             payload["time_to_accuracy"] = tta
-    if not args.no_e2e:
+    if not args.no_e2e and not args.dry_run:
         payload["e2e"] = measure_e2e(timeout=args.timeout, extra=["--backend", "cupy"])
     payload["errors"] = errors
     if not cases:

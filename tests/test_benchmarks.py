@@ -213,3 +213,19 @@ def test_gpu_check_script_is_valid_bash() -> None:
     subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text()
     assert "pip download --no-deps" in text and 'carry=[".whl", ".mnist"]' in text
+
+
+def test_gpu_suite_dry_run_on_the_cpu(tmp_path: Path) -> None:
+    """The parent / child / merge / write flow of gpu_speed.py, with NumPy standing in."""
+    flags = ["--dry-run", "--limit", "300", "--quick", "--no-torch", "--no-accuracy"]
+    code = gpu_speed.main([*flags, "--out-dir", str(tmp_path)])
+    assert code == 0
+    data = json.loads((tmp_path / "dry-run-on-numpy.json").read_text())
+    assert [(c["layers"], c["batch_size"], c["tf32"]) for c in data["cases"]] == [
+        ("784-64-10", 128, False),
+        ("784-800-10", 8192, False),
+        ("784-64-10", 128, True),
+        ("784-800-10", 8192, True),
+    ]
+    assert set(data["matmul_peak_gflops"]) == {"tf32 off", "tf32 on"}
+    assert "| float32+tf32 |" in (tmp_path / "dry-run-on-numpy.md").read_text()
