@@ -315,7 +315,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
             ours.timer = cupy_timer  # type: ignore[attr-defined]
             if use_torch:
                 runners[1].timer = torch_timer
-        times = measure(runners, perms, epochs)
+        times = measure(runners, perms, epochs, pause=0.05)
         diff = max_weight_difference(ours.weights(), runners[1].weights()) if use_torch else None
         for r in runners:
             res = CaseResult(

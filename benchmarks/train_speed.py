@@ -227,12 +227,16 @@ def measure(
     epochs: int,
     sync: Callable[[], None] = lambda: None,
     timer: Callable[[Callable[[], None]], float] | None = None,
+    pause: float = 0.0,
 ) -> dict[str, list[float]]:
     """Seconds of ``epochs`` epochs per runner after one warm-up epoch each.
 
-    Runners take turns epoch by epoch; epoch ``k`` of every runner uses ``perms[k]``
-    (``perms[0]`` is the warm-up).  A runner's own ``timer`` attribute, else ``timer``, times
-    ``fn`` (CUDA events on a GPU); by default ``perf_counter`` around ``fn(); sync()``.
+    Runners take turns epoch by epoch, in an order that rotates every round; epoch ``k`` of
+    every runner uses ``perms[k]`` (``perms[0]`` is the warm-up).  Before each timed epoch the
+    process sleeps ``pause`` seconds, untimed, so that the worker threads of the runner before
+    (OpenBLAS, OpenMP), which spin for a while after their last task, have gone to sleep and
+    do not take cores from the next one.  A runner's own ``timer`` attribute, else ``timer``,
+    times ``fn`` (CUDA events on a GPU); by default ``perf_counter`` around ``fn(); sync()``.
     """
 
     def wall(fn: Callable[[], None]) -> float:
@@ -247,8 +251,12 @@ def measure(
         r.epoch(perms[0])
     sync()
     times: dict[str, list[float]] = {r.name: [] for r in runners}
+    n = len(runners)
     for k in range(1, epochs + 1):
-        for r in runners:
+        for i in range(n):
+            r = runners[(i + k - 1) % n]
+            if pause > 0:
+                time.sleep(pause)
             run = getattr(r, "timer", None) or timer
             times[r.name].append(run(lambda r=r, k=k: r.epoch(perms[k])))
     return times
@@ -275,6 +283,7 @@ def run_cases(
     peaks: dict[str, float],
     torch_threads: int,
     log: Callable[[str], None] = print,
+    pause: float = 0.0,
 ) -> list[CaseResult]:
     """Measure every case for every implementation in ``impls`` (torch skipped when absent)."""
     results: list[CaseResult] = []
@@ -299,7 +308,7 @@ def run_cases(
             runners.append(ReferenceRunner(W0, b0, X, labels, batch, LEARNING_RATE))
         if "torch" in impls:
             runners.append(TorchRunner(W0, b0, X, labels, batch, LEARNING_RATE))
-        times = measure(runners, perms, epochs)
+        times = measure(runners, perms, epochs, pause=pause)
         base = runners[0].weights()
         agreement = {r.name: max_weight_difference(base, r.weights()) for r in runners[1:]}
         for r in runners:
@@ -477,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="glibc: keep freed memory in the process (no page faults per step)",
     )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.25,
+        help="untimed seconds before each epoch, for the previous runner's threads to idle",
+    )
     parser.add_argument("--no-e2e", action="store_true", help="skip `anyarray-nn train`")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory run")
     parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
@@ -518,10 +533,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for d, p in peaks.items():
         print(f"matmul peak ({d}, 2048^2 NumPy product): {p:.1f} GFLOP/s")
     threads = blas_threads(info)
-    print(f"timing: median of {epochs} epochs after 1 warm-up; torch threads = {threads}")
+    print(
+        f"timing: median of {epochs} epochs after 1 warm-up, turns rotating, {args.pause} s "
+        f"pause before each; torch threads = {threads}"
+    )
     print(f"allocator: {allocator}")
 
-    results = run_cases(cases, images, labels, impls, epochs, peaks, threads)
+    results = run_cases(cases, images, labels, impls, epochs, peaks, threads, pause=args.pause)
     others = [i for i in ("reference", "torch") if i in impls]
     print()
     print(format_table(results, "anyarray_nn", others))
@@ -558,6 +576,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "data": source,
         "data_load_seconds": load_s,
         "epochs": epochs,
+        "pause_seconds": args.pause,
+        "threads": threads,
         "learning_rate": LEARNING_RATE,
         "matmul_peak_gflops": peaks,
         "allocator": allocator,
