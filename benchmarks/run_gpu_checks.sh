@@ -26,15 +26,16 @@ OUT="${OUT:-$PWD/gpu_out}"
 mkdir -p "$OUT/results"
 export PYTHONUNBUFFERED=1
 PY="${PYTHON:-python3}"
+SITE="${SITE:-/tmp/anyarray_nn_wheels}"  # the carried wheels are installed here
 status() { echo "$1: $2" | tee -a "$OUT/status.txt"; }
 : > "$OUT/status.txt"
 
-# --- packages: carried wheels into /tmp/site, the project from the working tree -----------
+# --- packages: carried wheels into $SITE, the project from the working tree ---------------
 if ls .whl/*.whl >/dev/null 2>&1; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl
+        --target "$SITE" .whl/*.whl
     status wheels $?
-    export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+    export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 else
     status wheels "none in .whl/ (array-api-compat / array-api-strict must be installed)"
     export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
