@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -48,7 +48,10 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str,
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(arrays)
     payload["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A random hidden name in the same folder (os.replace is atomic within one file system),
+    # created like a normal file (mode 0o666 less the umask; mkstemp would make it 0o600).
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **payload)

@@ -133,6 +133,14 @@ def test_suffix_and_folders(tmp_path: Path) -> None:
     assert read_metadata(path)["training"] == {}
 
 
+def test_saved_file_has_normal_permissions(tmp_path: Path) -> None:
+    # like any file the user creates (umask applies), not the 0o600 of a temporary file
+    reference = tmp_path / "reference"
+    reference.write_bytes(b"")
+    path = save_network(_trained(), tmp_path / "m.npz")
+    assert path.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+
+
 def test_files_hold_no_pickles(model_file: Path) -> None:
     with np.load(model_file, allow_pickle=False) as data:
         assert set(data.files) == {"W0", "W1", "b0", "b1", "metadata"}
