@@ -270,6 +270,9 @@ def load_checkpoint(
         saved_name = saved_optimizer["name"]
         n_state, steps = int(saved_optimizer["n_state"]), int(saved_optimizer["steps"])
         int(metadata["epoch"])
+        for key in ("rng_state", "state"):
+            if not isinstance(metadata[key], dict):
+                raise TypeError(f"{key!r} must be a JSON object")
     except (KeyError, TypeError, ValueError) as exc:
         reason = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ModelFileError(f"{path}: invalid checkpoint metadata ({reason})") from exc
@@ -285,7 +288,7 @@ def load_checkpoint(
     # Optimiser state mirrors the parameters (weights then biases), once per moment.
     shapes = [tuple(p.shape) for p in loaded.parameters]
     dtype = np.dtype(network.dtype_name)
-    if n_state % len(shapes) != 0:
+    if n_state < 0 or n_state % len(shapes) != 0:
         raise ModelFileError(
             f"{path}: {n_state} optimiser arrays do not match {len(shapes)} parameters"
         )

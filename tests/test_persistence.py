@@ -397,6 +397,8 @@ def test_checkpoint_mismatches(checkpoint_file: Path, model_file: Path) -> None:
         ({"opt1": np.zeros((4, 5), np.float64)}, {}, "dtype float64, expected"),
         ({}, {"optimizer": {"name": "adam"}}, "invalid checkpoint metadata .*'n_state'"),
         ({}, {"epoch": None}, "invalid checkpoint metadata .*'epoch'"),
+        ({}, {"rng_state": None}, "invalid checkpoint metadata .*'rng_state'"),
+        ({}, {"state": [1]}, "invalid checkpoint metadata .*'state' must be a JSON object"),
     ],
 )
 def test_broken_checkpoint(
