@@ -19,12 +19,13 @@ unusable backend, a diverging run, an unreadable file) end with one line on stde
 ``ANYARRAY_NN_DEBUG=1`` to see one).
 
 New subcommands register themselves through a function ``add_parser(subparsers)`` listed
-in :data:`REGISTRARS`.
+in :data:`REGISTRARS` (e.g. ``"anyarray_nn.tune_cli:add_parser"``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -780,13 +781,23 @@ def cmd_paper(args: argparse.Namespace) -> int:
 # the program
 # --------------------------------------------------------------------------------------
 
-#: Functions that add one subcommand each to the ``subparsers`` of :func:`build_parser`.
-REGISTRARS: list[Callable[[Any], None]] = [
+#: What adds each subcommand to the ``subparsers`` of :func:`build_parser`: a function
+#: ``add_parser(subparsers)``, or its ``"module:function"`` path (imported only when the
+#: parser is built).  A new subcommand is one more line here.
+REGISTRARS: list[Callable[[Any], None] | str] = [
     add_train_parser,
     add_evaluate_parser,
     add_predict_parser,
     add_paper_parser,
 ]
+
+
+def _registrar(entry: Callable[[Any], None] | str) -> Callable[[Any], None]:
+    if callable(entry):
+        return entry
+    module_name, _, function = entry.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, function or "add_parser")  # type: ignore[no-any-return]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -796,8 +807,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for register in REGISTRARS:
-        register(subparsers)
+    for entry in REGISTRARS:
+        _registrar(entry)(subparsers)
     return parser
 
 

@@ -354,6 +354,7 @@ def train(
     best_path = checkpoint.with_name(checkpoint.name + ".best.npz") if checkpoint else None
     if resume and checkpoint is not None and checkpoint.exists():
         meta = load_checkpoint(checkpoint, network, optimizer)
+        _check_resumed_config(checkpoint, meta["state"].get("config", {}), config)
         start_epoch = int(meta["epoch"])
         batches.rng.bit_generator.state = meta["rng_state"]
         state = meta["state"]
@@ -468,6 +469,20 @@ def train(
     if config.patience is not None and best_params is not None:
         _restore_params(network, best_params)
     return history
+
+
+def _check_resumed_config(path: Path, saved: dict[str, Any], config: TrainingConfig) -> None:
+    """Resuming continues the same run: only ``epochs`` may change (to train longer)."""
+    current = config.to_dict()
+    changed = sorted(
+        key for key in current if key != "epochs" and key in saved and saved[key] != current[key]
+    )
+    if changed:
+        details = ", ".join(f"{k} {saved[k]!r} -> {current[k]!r}" for k in changed)
+        raise ValueError(
+            f"{path}: cannot resume with a different training configuration ({details}); "
+            "use the checkpoint's settings or start a new run"
+        )
 
 
 def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:

@@ -225,3 +225,22 @@ def test_bad_configuration_is_reported() -> None:
         TrainingConfig(learning_rate=-1.0)
     with pytest.raises(ValueError, match="validation"):
         train(_net(), *_digits(20), patience=2, progress=False)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path) -> None:
+    images, labels = _digits(64)
+    checkpoint = tmp_path / "c.npz"
+    train(_net(), images, labels, epochs=1, checkpoint=checkpoint, progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        train(
+            _net(),
+            images,
+            labels,
+            epochs=2,
+            batch_size=7,
+            checkpoint=checkpoint,
+            resume=True,
+            progress=False,
+        )
+    history = train(_net(), images, labels, epochs=2, checkpoint=checkpoint, resume=True)
+    assert [r.epoch for r in history.records] == [1, 2]
