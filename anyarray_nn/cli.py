@@ -475,8 +475,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{config.epochs} epochs, backend {backend.name}",
     )
 
+    bar_shown = sys.stderr.isatty() if args.progress is None else args.progress
+
     def on_epoch(record: Any) -> None:
-        _say(args, _epoch_line(record))
+        if args.quiet:
+            return
+        if bar_shown:  # print above the progress bar instead of through it
+            from tqdm.auto import tqdm
+
+            tqdm.write(_epoch_line(record))
+        else:
+            print(_epoch_line(record), flush=True)
 
     result = run_experiment(
         data,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from .backend import to_numpy
 from .data.batches import BatchIterator
@@ -43,7 +44,7 @@ SCHEDULES = ("constant", "step", "cosine")
 class DivergenceError(FloatingPointError):
     """Training produced a NaN or infinite cost.
 
-    The network keeps the weights of the last good epoch.
+    The network keeps the weights, and the optimiser its state, of the last good epoch.
 
     Attributes
     ----------
@@ -228,6 +229,15 @@ def _restore_params(network: Network, saved: list[Any]) -> None:
     network.biases = [network.xp.asarray(p, copy=True) for p in saved[n:]]
 
 
+def _copy_state(optimizer: Optimizer) -> tuple[list[Any], int]:
+    """A copy of the optimiser's state arrays (on their device) and its step count."""
+    arrays = optimizer.state_arrays()
+    if not arrays:
+        return [], optimizer.steps
+    xp = array_namespace(arrays[0])
+    return [xp.asarray(a, copy=True) for a in arrays], optimizer.steps
+
+
 def _score_batches(network: Network, batches: BatchIterator) -> tuple[Any, Any]:
     """Summed cost and number of correct predictions over ``batches``, on the device."""
     xp = network.xp
@@ -367,7 +377,7 @@ def train(
 
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = _progress_bar(show, config.epochs, start_epoch, len(batches))
-    last_good = _copy_params(network)
+    last_good, last_good_state = _copy_params(network), _copy_state(optimizer)
     hidden, output = network.hidden_activation, network.output_activation
     L = network.n_layers
     # A diverging run overflows; NumPy (and array_api_strict, built on it) would warn at
@@ -427,8 +437,9 @@ def train(
                     record.validation_accuracy = float(values[-1] / n_val)
                 if not np.all(np.isfinite(values)):
                     _restore_params(network, last_good)
+                    optimizer.load_state(*last_good_state)
                     raise DivergenceError(epoch + 1, lr, history)
-                last_good = _copy_params(network)
+                last_good, last_good_state = _copy_params(network), _copy_state(optimizer)
                 history.records.append(record)
                 if record.validation_accuracy is not None:
                     if record.validation_accuracy > best_accuracy:

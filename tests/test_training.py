@@ -244,3 +244,29 @@ def test_resume_with_other_settings_is_refused(tmp_path) -> None:
         )
     history = train(_net(), images, labels, epochs=2, checkpoint=checkpoint, resume=True)
     assert [r.epoch for r in history.records] == [1, 2]
+
+
+def test_divergence_restores_optimizer_state() -> None:
+    from anyarray_nn import get_optimizer
+
+    images, labels = _digits(120)
+    net = _net()
+    adam = get_optimizer("adam", 0.01)
+    steps_after_first = []
+    with pytest.raises(DivergenceError):
+        train(
+            net,
+            images,
+            labels,
+            epochs=3,
+            batch_size=30,
+            optimizer=adam,
+            schedule="step",
+            step_size=1,
+            gamma=1e30,
+            progress=False,
+            callback=lambda r: steps_after_first.append(adam.steps),
+        )
+    assert adam.steps == steps_after_first[0] == 4
+    for a in adam.state_arrays():
+        assert np.all(np.isfinite(np.asarray(a)))
