@@ -128,18 +128,7 @@ def _build(
         architecture = metadata["network"]
         sizes = [int(n) for n in architecture["sizes"]]
         dtype = np.dtype(architecture["dtype"])
-        net = Network(
-            sizes,
-            activation=architecture["activation"],
-            output=architecture["output"],
-            cost=architecture["cost"],
-            init=architecture["init"],
-            bias_init=architecture["bias_init"],
-            dtype=architecture["dtype"],
-            backend=backend,
-            device=device,
-            seed=0,
-        )
+        net = Network.from_config(architecture, backend, device)
     except (KeyError, TypeError, ValueError) as exc:
         reason = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ModelFileError(f"{path}: invalid network metadata ({reason})") from exc
