@@ -368,6 +368,9 @@ def _per_trial_seed_sampler(
             return type(self.inner).__name__
 
         def before_trial(self, study: Any, trial: Any) -> None:
+            # Who runs the trial, recorded before sampling (which may take a while), so that
+            # the trial of a worker killed at any point is recognised as interrupted.
+            study._storage.set_trial_user_attr(trial._trial_id, "worker", _worker_identity())
             if seed is not None:
                 entropy = np.random.SeedSequence([int(seed), int(trial.number)])
                 self.inner = factory(int(entropy.generate_state(1)[0]))
@@ -601,11 +604,11 @@ def _worker_is_dead(worker: Any) -> bool:
     return start is not None and _process_start(pid) not in (None, start)
 
 
-def fail_interrupted_trials(study: optuna.Study) -> int:
-    """Close the running trials whose worker died; return how many were closed."""
+def fail_interrupted_trials(study: optuna.Study) -> list[int]:
+    """Close the running trials whose worker died; return their numbers."""
     optuna = _optuna()
     state = optuna.trial.TrialState
-    closed = 0
+    closed = []
     for t in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
         if not _worker_is_dead(t.user_attrs.get("worker")):
             continue
@@ -618,7 +621,7 @@ def fail_interrupted_trials(study: optuna.Study) -> int:
                 f"interrupted: worker process {t.user_attrs['worker'].get('pid')} stopped",
             )
             storage.set_trial_state_values(t._trial_id, state.FAIL)
-            closed += 1
+            closed.append(t.number)
         except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
             pass  # another worker closed it first
     return closed
@@ -758,7 +761,6 @@ class _Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         optuna = _optuna()
-        trial.set_user_attr("worker", _worker_identity())
         earlier = [
             t
             for t in trial.study.get_trials(deepcopy=False)
@@ -793,21 +795,28 @@ class _Objective:
                     diagnostics=False,
                     callback=report,
                 )
-        except TRIAL_ERRORS as exc:
-            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}")
-            raise _TrialFailedError(str(exc)) from exc
         except optuna.TrialPruned:
             raise
         except KeyboardInterrupt:
             trial.set_user_attr("interrupted", True)
             trial.set_user_attr("fail_reason", "interrupted: KeyboardInterrupt")
             raise
-        except Exception as exc:  # a bug or bad input: recorded, then the worker stops
+        except Exception as exc:
             trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}")
-            raise
+            if _is_trial_error(exc):
+                raise _TrialFailedError(str(exc)) from exc
+            raise  # a bug or bad input: recorded, then the worker stops
         if not history.records:
             raise ValueError("tuning needs epochs >= 1")
         return float(history.records[-1].validation_accuracy or 0.0)
+
+
+def _is_trial_error(exc: BaseException) -> bool:
+    """Whether ``exc`` ends one trial (divergence, out of memory) rather than the study."""
+    if isinstance(exc, TRIAL_ERRORS):
+        return True
+    text = f"{type(exc).__name__} {exc}".lower()  # e.g. CUDA/cuBLAS allocation failures
+    return any(m in text for m in ("outofmemory", "out of memory", "alloc_failed"))
 
 
 def _trial_line(t: Any) -> str:
@@ -1001,11 +1010,15 @@ def _search(
     def out_of_time() -> bool:
         return timeout is not None and time.monotonic() - t0 >= float(timeout)
 
+    def close_interrupted() -> None:
+        for number in fail_interrupted_trials(study):
+            say(f"trial {number}: interrupted (its worker process stopped); it will be replaced")
+
     waiting_said = False
     while True:
         # Run trials while places are free.
         while not out_of_time():
-            fail_interrupted_trials(study)
+            close_interrupted()
             if count_trials(study).taken >= n_trials:
                 break
             objective.surplus = False
@@ -1019,7 +1032,7 @@ def _search(
                 break
         # Wait for the trials of other workers; take over the places of dead ones.
         while not out_of_time():
-            fail_interrupted_trials(study)
+            close_interrupted()
             if _heartbeat(study):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -1089,7 +1102,7 @@ def save_plots(study: optuna.Study, folder: str | os.PathLike[str]) -> list[Path
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
-                ax = make(study)
+                ax = make(study, target_name="validation accuracy")
             except (ValueError, RuntimeError, ZeroDivisionError):
                 continue  # e.g. importances of fewer than two complete trials
         figure = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
