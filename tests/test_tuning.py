@@ -120,9 +120,9 @@ def test_gp_study_improves_on_a_poor_start(tmp_path: Path) -> None:
 
 
 def test_gp_falls_back_to_tpe(monkeypatch: pytest.MonkeyPatch) -> None:
-    import anyarray_nn.tuning as tuning
+    import anyarray_nn.tuning_samplers as tuning_samplers
 
-    monkeypatch.setattr(tuning, "gp_available", lambda: "torch not installed")
+    monkeypatch.setattr(tuning_samplers, "gp_available", lambda: "torch not installed")
     sampler, line = make_sampler("gp")
     assert type(sampler.inner).__name__ == "TPESampler"
     assert "falling back to TPE" in line and "torch" in line
