@@ -111,6 +111,11 @@ class TuneResult:
         the test set (``None`` when ``retrain=False``).
     counts : StudyCounts
         Over the whole study (every worker).
+    seconds : float
+        Time this worker spent in the search (without the retraining).
+    network : Network or None
+        The retrained network.
+    study : optuna.Study
     """
 
     study_name: str
@@ -160,12 +165,11 @@ class _Objective:
         seed: int,
         backend: Backend,
         n_trials: int,
-        log: Callable[[str], None],
     ) -> None:
         if data.validation is None:
             raise ValueError("tuning needs a validation split (validation_size > 0)")
         self.data, self.space, self.epochs, self.seed = data, space, epochs, seed
-        self.backend, self.n_trials, self.log = backend, n_trials, log
+        self.backend, self.n_trials = backend, n_trials
         self.n_inputs = int(np.prod(data.train_images.shape[1:]))
         self.n_classes = _n_classes(data)
         self.surplus = False
@@ -354,7 +358,7 @@ def tune(
         if enqueue and not study.get_trials(deepcopy=False):
             for params in enqueue:
                 study.enqueue_trial(dict(params), skip_if_exists=True)
-        objective = _Objective(data, space, int(epochs), int(seed), resolved, int(n_trials), say)
+        objective = _Objective(data, space, int(epochs), int(seed), resolved, int(n_trials))
         counts = count_trials(study)
         say(
             f"study {study_name!r} in {shown_storage}: {counts.finished} of {n_trials} trials "
@@ -487,9 +491,6 @@ def save_plots(study: optuna.Study, folder: str | os.PathLike[str]) -> list[Path
     trials with different parameters; without them only the history is saved.
     """
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise TuningError("plots need matplotlib: pip install 'anyarray-nn[plot]'") from exc

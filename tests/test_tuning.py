@@ -239,7 +239,9 @@ def worker_env() -> dict[str, str]:
 
 
 def run_two_workers(mnist_dir: Path, storage: str, name: str, n_trials: int) -> None:
-    command = worker_command(mnist_dir, storage, name, "--n-trials", str(n_trials), "--epochs", "2")
+    command = worker_command(
+        mnist_dir, storage, name, "--n-trials", str(n_trials), "--epochs", "3", "--no-pruning"
+    )
     workers = [
         subprocess.Popen(
             command, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -280,7 +282,7 @@ def test_two_workers_share_one_study_on_postgresql(mnist_dir: Path) -> None:
 def test_killed_worker_is_resumed(mnist_dir: Path, tmp_path: Path) -> None:
     storage = str(tmp_path / "study.journal")
     command = worker_command(
-        mnist_dir, storage, "crash", "--n-trials", "3", "--epochs", "60", "--no-pruning",
+        mnist_dir, storage, "crash", "--n-trials", "3", "--epochs", "100", "--no-pruning",
         "--param", "batch_size=16", "--param", "hidden_layers=1", "--param", "hidden_units=32",
     )  # fmt: skip
     worker = subprocess.Popen(command, env=worker_env(), stdout=subprocess.PIPE, text=True)
