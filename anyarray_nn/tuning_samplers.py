@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -152,9 +153,13 @@ def make_sampler(
     if name == "gp":
 
         def factory(s: int | None) -> Any:
-            return optuna.samplers.GPSampler(
-                seed=s, n_startup_trials=n_startup_trials, warn_independent_sampling=False
-            )
+            kwargs: dict[str, Any] = {"seed": s, "n_startup_trials": n_startup_trials}
+            if (
+                "warn_independent_sampling"
+                in inspect.signature(optuna.samplers.GPSampler).parameters
+            ):
+                kwargs["warn_independent_sampling"] = False  # momentum is conditional
+            return optuna.samplers.GPSampler(**kwargs)
 
         line = "sampler: GPSampler (Gaussian-process Bayesian optimisation)"
     elif name == "tpe":
