@@ -798,6 +798,7 @@ REGISTRARS: list[Callable[[Any], None] | str] = [
     add_evaluate_parser,
     add_predict_parser,
     add_paper_parser,
+    "anyarray_nn.tune_cli:add_parser",
 ]
 
 
@@ -835,7 +836,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     debug = bool(os.environ.get("ANYARRAY_NN_DEBUG"))
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version: a status to return, not to raise
+            return int(exc.code or 0)
         if getattr(args, "func", None) is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE

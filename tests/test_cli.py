@@ -52,8 +52,12 @@ def no_mnist_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- argument errors
 
 
-def test_subcommands_registered() -> None:
-    assert len(REGISTRARS) >= 4
+def test_subcommands_registered(capsys: pytest.CaptureFixture[str]) -> None:
+    assert len(REGISTRARS) >= 5
+    code, out, _ = _run(capsys, "--help")
+    assert code == 0
+    for command in ("train", "evaluate", "predict", "paper", "tune"):
+        assert command in out
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
