@@ -1,7 +1,7 @@
 """Activation functions ``phi`` and their derivatives, written once for any array namespace.
 
 Each activation maps the weighted input ``Z`` (batch, n) to the activation ``A = phi(Z)``
-(eq. 1 in ``docs/math.md``) and back-propagates an upstream gradient through itself:
+(eq. 2 in ``docs/math.md``) and back-propagates an upstream gradient through itself:
 ``dZ = dA ⊙ phi'(Z)`` for element-wise activations (eq. 8), the Jacobian-vector product for
 softmax.  Functions receive the namespace ``xp`` explicitly (Chainer's ``xp`` idiom), so
 the hot loop never pays for namespace inspection.

@@ -4,14 +4,12 @@ All numbers are drawn on the host from a seeded ``numpy.random.Generator`` (thro
 :mod:`anyarray_nn.backend`) in float64, rounded once to the compute dtype and only then copied
 to the device, so one seed gives bit-identical initial weights on every backend.
 
-====== ============================ ===================================================
-name   weight std                   note
-====== ============================ ===================================================
-normal ``1``                        the paper's first network: sigmoids saturate (eq. 12)
-lecun  ``n_in^-1/2``                LeCun et al. 1998, the paper's fix (eq. 13)
-he     ``(2 / n_in)^1/2``           He et al. 2015, for ReLU
-glorot ``(2 / (n_in + n_out))^1/2`` Glorot & Bengio 2010
-====== ============================ ===================================================
+| name   | weight std                   | note                                                  |
+|--------|------------------------------|-------------------------------------------------------|
+| normal | ``1``                        | the paper's first network: sigmoids saturate (eq. 13) |
+| lecun  | ``n_in^-1/2``                | LeCun et al. 1998, the paper's fix (eq. 13)           |
+| he     | ``(2 / n_in)^1/2``           | He et al. 2015, for ReLU                              |
+| glorot | ``(2 / (n_in + n_out))^1/2`` | Glorot & Bengio 2010                                  |
 
 Biases: as in the paper, ``normal`` and ``lecun`` draw biases from ``N(0, 1)``; ``he`` and
 ``glorot`` start them at zero.  ``bias_init`` overrides either choice.

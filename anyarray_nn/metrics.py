@@ -65,9 +65,48 @@ class Evaluation:
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
-    """``confusion[t, p]`` = number of samples with true label ``t`` predicted as ``p``."""
-    flat = np.asarray(labels, dtype=np.int64) * n_classes + np.asarray(predictions, np.int64)
+    """``confusion[t, p]`` = number of samples with true label ``t`` predicted as ``p``.
+
+    Parameters
+    ----------
+    labels, predictions : numpy.ndarray of int, shape (n,)
+        True and predicted classes, each in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_classes, n_classes)
+
+    Raises
+    ------
+    ValueError
+        Different lengths, not one-dimensional, or a class outside ``[0, n_classes)``.
+    """
+    labels, predictions = (
+        _check_classes(labels, "labels", n_classes),
+        _check_classes(predictions, "predictions", n_classes),
+    )
+    if labels.shape != predictions.shape:
+        raise ValueError(f"{labels.shape[0]} labels but {predictions.shape[0]} predictions")
+    flat = labels * n_classes + predictions
     return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def _check_classes(values: np.ndarray, name: str, n_classes: int) -> np.ndarray:
+    """``values`` as a 1-d int64 array of classes in ``[0, n_classes)``, or ValueError."""
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {values.shape}")
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"{name} must be integer classes, got dtype {values.dtype}")
+    values = values.astype(np.int64, copy=False)
+    if values.size and (int(values.min()) < 0 or int(values.max()) >= n_classes):
+        raise ValueError(
+            f"{name} must lie in [0, {n_classes}), found values in "
+            f"[{int(values.min())}, {int(values.max())}]"
+        )
+    return values
 
 
 def evaluate(
@@ -93,8 +132,16 @@ def evaluate(
     Evaluation
     """
     images = np.asarray(images)
-    labels = np.asarray(labels).astype(np.int64, copy=False)
     n_classes = network.sizes[-1]
+    labels = _check_classes(labels, "labels", n_classes)
+    if images.ndim < 1 or images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{labels.shape[0]} labels for images of shape {images.shape}: one label per image"
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be an int, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     predictions, cost_sum = _predict_with_cost(network, images, labels, batch_size)
     confusion = confusion_matrix(labels, predictions, n_classes)
     true_per_class = confusion.sum(axis=1)

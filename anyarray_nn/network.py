@@ -223,21 +223,39 @@ class Network:
             new_b.append(from_numpy(to_numpy(b), self.backend, self.dtype_name))
         self.weights, self.biases = new_W, new_b
 
-    def to(self, backend: str | ModuleType | Backend, device: Any = None) -> Network:
-        """A copy of this network on another backend/device (weights copied via the host)."""
-        cfg = self.config()
-        clone = Network(
-            cfg["sizes"],
-            activation=cfg["activation"],
-            output=cfg["output"],
-            cost=cfg["cost"],
-            init=cfg["init"],
-            bias_init=cfg["bias_init"],
-            dtype=cfg["dtype"],
+    @classmethod
+    def from_config(
+        cls,
+        config: dict[str, Any],
+        backend: str | ModuleType | Backend = "numpy",
+        device: Any = None,
+        seed: int | Any = 0,
+    ) -> Network:
+        """A network of the architecture that :meth:`config` describes (freshly initialised).
+
+        Raises
+        ------
+        KeyError
+            A required entry (``sizes``, ``activation``, ...) is missing.
+        ValueError, TypeError
+            An entry is invalid, as for the constructor.
+        """
+        return cls(
+            [int(n) for n in config["sizes"]],
+            activation=config["activation"],
+            output=config["output"],
+            cost=config["cost"],
+            init=config["init"],
+            bias_init=config.get("bias_init"),
+            dtype=config["dtype"],
             backend=backend,
             device=device,
-            seed=0,
+            seed=seed,
         )
+
+    def to(self, backend: str | ModuleType | Backend, device: Any = None) -> Network:
+        """A copy of this network on another backend/device (weights copied via the host)."""
+        clone = Network.from_config(self.config(), backend, device)
         clone.set_weights(*self.get_weights())
         return clone
 

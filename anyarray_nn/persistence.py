@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -48,7 +48,10 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str,
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(arrays)
     payload["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A random hidden name in the same folder (os.replace is atomic within one file system),
+    # created like a normal file (mode 0o666 less the umask; mkstemp would make it 0o600).
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **payload)
@@ -65,20 +68,44 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
+        # Our own handle: np.load leaks the one it opens when the zip is unreadable.
+        with open(path, "rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                # np.load also reads a lone .npy array: not a model file.
+                raise ModelFileError(f"{path}: a single .npy array, not an .npz model file")
+            with loaded as data:
+                arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
         raise ModelFileError(f"{path}: not a readable .npz model file ({exc})") from exc
     if "metadata" not in arrays:
         raise ModelFileError(f"{path}: no 'metadata' entry; not an anyarray_nn file")
+    raw = arrays.pop("metadata")
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise ModelFileError(
+            f"{path}: the 'metadata' entry must be one JSON string, got an array of "
+            f"dtype {raw.dtype} and shape {raw.shape}"
+        )
     try:
-        metadata = json.loads(str(arrays.pop("metadata")))
+        metadata = json.loads(str(raw))
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}: metadata is not valid JSON ({exc})") from exc
-    if not isinstance(metadata, dict) or metadata.get("format_version") != FORMAT_VERSION:
+    if not isinstance(metadata, dict):
         raise ModelFileError(
-            f"{path}: unsupported format version {metadata.get('format_version')!r} "
+            f"{path}: metadata must be a JSON object, got {type(metadata).__name__}"
+        )
+    version = metadata.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: unsupported format version {version!r} "
             f"(this anyarray_nn reads version {FORMAT_VERSION})"
+        )
+    if metadata.get("kind") not in (_KIND_MODEL, _KIND_CHECKPOINT):
+        raise ModelFileError(
+            f"{path}: unknown file kind {metadata.get('kind')!r}; expected "
+            f"{_KIND_MODEL!r} or {_KIND_CHECKPOINT!r}"
         )
     return arrays, metadata
 
@@ -100,31 +127,20 @@ def _build(
     try:
         architecture = metadata["network"]
         sizes = [int(n) for n in architecture["sizes"]]
-        net = Network(
-            sizes,
-            activation=architecture["activation"],
-            output=architecture["output"],
-            cost=architecture["cost"],
-            init=architecture["init"],
-            bias_init=architecture["bias_init"],
-            dtype=architecture["dtype"],
-            backend=backend,
-            device=device,
-            seed=0,
-        )
+        dtype = np.dtype(architecture["dtype"])
+        net = Network.from_config(architecture, backend, device)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: invalid network metadata ({exc})") from exc
+        reason = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ModelFileError(f"{path}: invalid network metadata ({reason})") from exc
     n = len(sizes) - 1
     try:
         Ws = [arrays[f"W{l}"] for l in range(n)]
         bs = [arrays[f"b{l}"] for l in range(n)]
     except KeyError as exc:
-        raise ModelFileError(f"{path}: missing array {exc.args[0]}") from exc
+        raise ModelFileError(f"{path}: missing array {exc.args[0]!r}") from exc
     for a in [*Ws, *bs]:
-        if a.dtype != np.dtype(architecture["dtype"]):
-            raise ModelFileError(
-                f"{path}: array of dtype {a.dtype}, metadata says {architecture['dtype']}"
-            )
+        if a.dtype != dtype:
+            raise ModelFileError(f"{path}: array of dtype {a.dtype}, metadata says {dtype}")
         if not np.all(np.isfinite(a)):
             raise ModelFileError(f"{path}: weights contain NaN or inf")
     try:
@@ -238,21 +254,45 @@ def load_checkpoint(
     arrays, metadata = _read(path)
     if metadata.get("kind") != _KIND_CHECKPOINT:
         raise ModelFileError(f"{path}: not a checkpoint (a saved model cannot be resumed)")
-    if metadata["network"] != network.config():
+    try:
+        saved_network, saved_optimizer = metadata["network"], metadata["optimizer"]
+        saved_name = saved_optimizer["name"]
+        n_state, steps = int(saved_optimizer["n_state"]), int(saved_optimizer["steps"])
+        int(metadata["epoch"])
+        for key in ("rng_state", "state"):
+            if not isinstance(metadata[key], dict):
+                raise TypeError(f"{key!r} must be a JSON object")
+    except (KeyError, TypeError, ValueError) as exc:
+        reason = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ModelFileError(f"{path}: invalid checkpoint metadata ({reason})") from exc
+    if saved_network != network.config():
         raise ModelFileError(
-            f"{path}: checkpoint network {metadata['network']} differs from {network.config()}"
+            f"{path}: checkpoint network {saved_network} differs from {network.config()}"
         )
-    if metadata["optimizer"]["name"] != optimizer.name:
+    if saved_name != optimizer.name:
         raise ModelFileError(
-            f"{path}: checkpoint optimiser {metadata['optimizer']['name']!r} differs from "
-            f"{optimizer.name!r}"
+            f"{path}: checkpoint optimiser {saved_name!r} differs from {optimizer.name!r}"
         )
     loaded = _build(Path(path), arrays, metadata, network.backend, None)
+    # Optimiser state mirrors the parameters (weights then biases), once per moment.
+    shapes = [tuple(p.shape) for p in loaded.parameters]
+    dtype = np.dtype(network.dtype_name)
+    if n_state < 0 or n_state % len(shapes) != 0:
+        raise ModelFileError(
+            f"{path}: {n_state} optimiser arrays do not match {len(shapes)} parameters"
+        )
+    host_state = []
+    for i in range(n_state):
+        key = f"opt{i}"
+        if key not in arrays:
+            raise ModelFileError(f"{path}: missing optimiser array {key!r}")
+        a = arrays[key]
+        if tuple(a.shape) != shapes[i % len(shapes)] or a.dtype != dtype:
+            raise ModelFileError(
+                f"{path}: optimiser array {key!r} has shape {tuple(a.shape)} and dtype "
+                f"{a.dtype}, expected {shapes[i % len(shapes)]} and {dtype}"
+            )
+        host_state.append(a)
     network.weights, network.biases = loaded.weights, loaded.biases
-    n_state = int(metadata["optimizer"]["n_state"])
-    try:
-        opt_arrays = [from_numpy(arrays[f"opt{i}"], network.backend) for i in range(n_state)]
-    except KeyError as exc:
-        raise ModelFileError(f"{path}: missing optimiser array {exc.args[0]}") from exc
-    optimizer.load_state(opt_arrays, int(metadata["optimizer"]["steps"]))
+    optimizer.load_state([from_numpy(a, network.backend) for a in host_state], steps)
     return metadata

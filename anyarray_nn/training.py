@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from .backend import to_numpy
 from .data.batches import BatchIterator
@@ -43,7 +44,7 @@ SCHEDULES = ("constant", "step", "cosine")
 class DivergenceError(FloatingPointError):
     """Training produced a NaN or infinite cost.
 
-    The network keeps the weights of the last good epoch.
+    The network keeps the weights, and the optimiser its state, of the last good epoch.
 
     Attributes
     ----------
@@ -59,10 +60,11 @@ class DivergenceError(FloatingPointError):
         self.epoch = epoch
         self.learning_rate = learning_rate
         self.history = history
+        kept = f"epoch {epoch - 1}" if epoch > 1 else "the start (the initial weights)"
         super().__init__(
             f"training diverged in epoch {epoch}: the cost became NaN or infinite with "
             f"learning rate {learning_rate:g}; try a smaller learning rate (e.g. "
-            f"{learning_rate / 10:g}). The weights of epoch {epoch - 1} were kept."
+            f"{learning_rate / 10:g}). The network keeps the weights of {kept}."
         )
 
 
@@ -207,8 +209,10 @@ def scheduled_learning_rate(config: TrainingConfig, epoch: int) -> float:
     lr = config.learning_rate
     if config.schedule == "step":
         return lr * config.gamma ** (epoch // config.step_size)
-    if config.schedule == "cosine" and config.epochs > 1:
-        progress = epoch / (config.epochs - 1)
+    if config.schedule == "cosine" and config.epochs > 0:
+        # Epoch e trains at the cosine's value at e / epochs: the first epoch at the full
+        # rate, the last one at a small but non-zero rate (never a wasted epoch at 0).
+        progress = epoch / config.epochs
         low = config.min_learning_rate
         return low + 0.5 * (lr - low) * (1.0 + math.cos(math.pi * progress))
     return lr
@@ -223,6 +227,15 @@ def _restore_params(network: Network, saved: list[Any]) -> None:
     n = network.n_layers
     network.weights = [network.xp.asarray(p, copy=True) for p in saved[:n]]
     network.biases = [network.xp.asarray(p, copy=True) for p in saved[n:]]
+
+
+def _copy_state(optimizer: Optimizer) -> tuple[list[Any], int]:
+    """A copy of the optimiser's state arrays (on their device) and its step count."""
+    arrays = optimizer.state_arrays()
+    if not arrays:
+        return [], optimizer.steps
+    xp = array_namespace(arrays[0])
+    return [xp.asarray(a, copy=True) for a in arrays], optimizer.steps
 
 
 def _score_batches(network: Network, batches: BatchIterator) -> tuple[Any, Any]:
@@ -351,6 +364,7 @@ def train(
     best_path = checkpoint.with_name(checkpoint.name + ".best.npz") if checkpoint else None
     if resume and checkpoint is not None and checkpoint.exists():
         meta = load_checkpoint(checkpoint, network, optimizer)
+        _check_resumed_config(checkpoint, meta["state"].get("config", {}), config)
         start_epoch = int(meta["epoch"])
         batches.rng.bit_generator.state = meta["rng_state"]
         state = meta["state"]
@@ -363,101 +377,123 @@ def train(
 
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = _progress_bar(show, config.epochs, start_epoch, len(batches))
-    last_good = _copy_params(network)
+    last_good, last_good_state = _copy_params(network), _copy_state(optimizer)
     hidden, output = network.hidden_activation, network.output_activation
     L = network.n_layers
-    try:
-        for epoch in range(start_epoch, config.epochs):
-            if history.stopped_early:
-                break
-            lr = scheduled_learning_rate(config, epoch)
-            optimizer.learning_rate = lr
-            t0 = time.perf_counter()
-            zero = xp.zeros((), dtype=network.dtype, device=network.device)
-            cost_sum, correct = zero, zero
-            delta_sums = [zero] * L
-            saturation_sums = [zero] * L
-            n_batches = 0
-            for X, Y in batches:
-                grads = network._backprop(X, Y, config.weight_decay)
-                network._apply(optimizer, grads)
-                m = float(X.shape[0])
-                cost_sum = cost_sum + grads.cost * m
-                hits = xp.argmax(grads.activations[-1], axis=1) == xp.argmax(Y, axis=1)
-                correct = correct + xp.sum(xp.astype(hits, network.dtype))
-                if diagnostics:
-                    for l in range(L):
-                        delta_sums[l] = delta_sums[l] + xp.mean(xp.abs(grads.deltas[l]))
-                        phi = output if l == L - 1 else hidden
-                        saturated = phi.saturated(xp, grads.activations[l + 1])
-                        saturation_sums[l] = saturation_sums[l] + xp.mean(
-                            xp.astype(saturated, network.dtype)
-                        )
-                n_batches += 1
-                if bar is not None:
-                    bar.update(1)
-            scalars = [cost_sum, correct, *delta_sums, *saturation_sums]
-            if val_batches is not None:
-                scalars += list(_score_batches(network, val_batches))
-            # The one device-to-host read of the epoch.
-            values = to_numpy(xp.stack(scalars)).astype(np.float64)
-            seconds = time.perf_counter() - t0
-            n_seen = max(batches.n_samples, 1)
-            record = EpochRecord(
-                epoch=epoch + 1,
-                train_cost=float(values[0] / n_seen),
-                train_accuracy=float(values[1] / n_seen),
-                learning_rate=lr,
-                seconds=seconds,
-            )
-            if diagnostics and n_batches:
-                record.mean_abs_delta = [float(v / n_batches) for v in values[2 : 2 + L]]
-                record.saturation = [float(v / n_batches) for v in values[2 + L : 2 + 2 * L]]
-            if val_batches is not None:
-                n_val = max(val_batches.n_samples, 1)
-                record.validation_cost = float(values[-2] / n_val)
-                record.validation_accuracy = float(values[-1] / n_val)
-            if not np.all(np.isfinite(values)):
-                _restore_params(network, last_good)
-                raise DivergenceError(epoch + 1, lr, history)
-            last_good = _copy_params(network)
-            history.records.append(record)
-            if record.validation_accuracy is not None:
-                if record.validation_accuracy > best_accuracy:
-                    best_accuracy = record.validation_accuracy
-                    history.best_epoch = record.epoch
-                    best_params = _copy_params(network)
-                    epochs_without_improvement = 0
-                    if best_path is not None:
-                        save_network(network, best_path)
-                else:
-                    epochs_without_improvement += 1
-                if config.patience is not None and epochs_without_improvement >= config.patience:
-                    history.stopped_early = True
-            if bar is not None:
-                bar.set_postfix_str(_postfix(record))
-            if checkpoint is not None:
-                save_checkpoint(
-                    checkpoint,
-                    network,
-                    optimizer,
+    # A diverging run overflows; NumPy (and array_api_strict, built on it) would warn at
+    # every step (or raise under ``-W error``) before the epoch's check below reports it
+    # once, as a DivergenceError.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            for epoch in range(start_epoch, config.epochs):
+                if history.stopped_early:
+                    break
+                lr = scheduled_learning_rate(config, epoch)
+                optimizer.learning_rate = lr
+                t0 = time.perf_counter()
+                zero = xp.zeros((), dtype=network.dtype, device=network.device)
+                cost_sum, correct = zero, zero
+                delta_sums = [zero] * L
+                saturation_sums = [zero] * L
+                n_batches = 0
+                for X, Y in batches:
+                    grads = network._backprop(X, Y, config.weight_decay)
+                    network._apply(optimizer, grads)
+                    m = float(X.shape[0])
+                    cost_sum = cost_sum + grads.cost * m
+                    hits = xp.argmax(grads.activations[-1], axis=1) == xp.argmax(Y, axis=1)
+                    correct = correct + xp.sum(xp.astype(hits, network.dtype))
+                    if diagnostics:
+                        for l in range(L):
+                            delta_sums[l] = delta_sums[l] + xp.mean(xp.abs(grads.deltas[l]))
+                            phi = output if l == L - 1 else hidden
+                            saturated = phi.saturated(xp, grads.activations[l + 1])
+                            saturation_sums[l] = saturation_sums[l] + xp.mean(
+                                xp.astype(saturated, network.dtype)
+                            )
+                    n_batches += 1
+                    if bar is not None:
+                        bar.update(1)
+                scalars = [cost_sum, correct, *delta_sums, *saturation_sums]
+                if val_batches is not None:
+                    scalars += list(_score_batches(network, val_batches))
+                # The one device-to-host read of the epoch.
+                values = to_numpy(xp.stack(scalars)).astype(np.float64)
+                seconds = time.perf_counter() - t0
+                n_seen = max(batches.n_samples, 1)
+                record = EpochRecord(
                     epoch=epoch + 1,
-                    rng_state=batches.rng.bit_generator.state,
-                    state={
-                        "config": config.to_dict(),
-                        "history": history.to_dict(),
-                        "best_accuracy": best_accuracy,
-                        "epochs_without_improvement": epochs_without_improvement,
-                    },
+                    train_cost=float(values[0] / n_seen),
+                    train_accuracy=float(values[1] / n_seen),
+                    learning_rate=lr,
+                    seconds=seconds,
                 )
-            if callback is not None:
-                callback(record)
-    finally:
-        if bar is not None:
-            bar.close()
+                if diagnostics and n_batches:
+                    record.mean_abs_delta = [float(v / n_batches) for v in values[2 : 2 + L]]
+                    record.saturation = [float(v / n_batches) for v in values[2 + L : 2 + 2 * L]]
+                if val_batches is not None:
+                    n_val = max(val_batches.n_samples, 1)
+                    record.validation_cost = float(values[-2] / n_val)
+                    record.validation_accuracy = float(values[-1] / n_val)
+                if not np.all(np.isfinite(values)):
+                    _restore_params(network, last_good)
+                    optimizer.load_state(*last_good_state)
+                    raise DivergenceError(epoch + 1, lr, history)
+                last_good, last_good_state = _copy_params(network), _copy_state(optimizer)
+                history.records.append(record)
+                if record.validation_accuracy is not None:
+                    if record.validation_accuracy > best_accuracy:
+                        best_accuracy = record.validation_accuracy
+                        history.best_epoch = record.epoch
+                        best_params = _copy_params(network)
+                        epochs_without_improvement = 0
+                        if best_path is not None:
+                            save_network(network, best_path)
+                    else:
+                        epochs_without_improvement += 1
+                    if (
+                        config.patience is not None
+                        and epochs_without_improvement >= config.patience
+                    ):
+                        history.stopped_early = True
+                if bar is not None:
+                    bar.set_postfix_str(_postfix(record))
+                if checkpoint is not None:
+                    save_checkpoint(
+                        checkpoint,
+                        network,
+                        optimizer,
+                        epoch=epoch + 1,
+                        rng_state=batches.rng.bit_generator.state,
+                        state={
+                            "config": config.to_dict(),
+                            "history": history.to_dict(),
+                            "best_accuracy": best_accuracy,
+                            "epochs_without_improvement": epochs_without_improvement,
+                        },
+                    )
+                if callback is not None:
+                    callback(record)
+        finally:
+            if bar is not None:
+                bar.close()
     if config.patience is not None and best_params is not None:
         _restore_params(network, best_params)
     return history
+
+
+def _check_resumed_config(path: Path, saved: dict[str, Any], config: TrainingConfig) -> None:
+    """Resuming continues the same run: only ``epochs`` may change (to train longer)."""
+    current = config.to_dict()
+    changed = sorted(
+        key for key in current if key != "epochs" and key in saved and saved[key] != current[key]
+    )
+    if changed:
+        details = ", ".join(f"{k} {saved[k]!r} -> {current[k]!r}" for k in changed)
+        raise ValueError(
+            f"{path}: cannot resume with a different training configuration ({details}); "
+            "use the checkpoint's settings or start a new run"
+        )
 
 
 def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:

@@ -177,11 +177,11 @@ def shift_images(
     padded = xp.reshape(xp.concat((zr, img, zr), axis=1), (-1,))  # (b*hp*wp,)
     # Source of out[i, r, c] is padded[i, r - dy + k, c - dx + k]; in range whenever
     # |dy|, |dx| <= k, and it lands in the zero border exactly when the pixel is vacated.
-    rows = xp.reshape(xp.arange(h, dtype=itype, device=dev), (1, h))
+    # As a flat index: a per-image offset plus a per-pixel part, one broadcast add.
+    rows = xp.reshape(xp.arange(h, dtype=itype, device=dev) * wp, (h, 1))
     cols = xp.reshape(xp.arange(w, dtype=itype, device=dev), (1, w))
-    base = xp.reshape(xp.arange(b, dtype=itype, device=dev) * (hp * wp), (b, 1))
-    row_part = base + (rows + (k - xp.reshape(dy, (b, 1)))) * wp  # (b, h)
-    col_part = cols + (k - xp.reshape(dx, (b, 1)))  # (b, w)
-    src = xp.reshape(row_part, (b, h, 1)) + xp.reshape(col_part, (b, 1, w))  # (b, h, w)
-    out = xp.take(padded, xp.reshape(src, (-1,)), axis=0)
+    grid = xp.reshape(rows + cols, (1, h * w))  # r * wp + c
+    offset = xp.arange(b, dtype=itype, device=dev) * (hp * wp) + (k - dy) * wp + (k - dx)
+    src = xp.reshape(xp.reshape(offset, (b, 1)) + grid, (-1,))  # (b * h * w,)
+    out = xp.take(padded, src, axis=0)
     return xp.reshape(out, (b, h * w))

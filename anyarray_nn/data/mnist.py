@@ -101,7 +101,7 @@ _DOWNLOAD_CHUNK = 1 << 16
 _HOW_TO_POINT = (
     "To use MNIST files you already have (e.g. on a machine without network), put the four "
     "files ({names}, plain or .gz) in a folder and point the loader at it: "
-    'load_mnist("path/to/mnist"), the environment variable {env}=path/to/mnist, or the '
+    'load_mnist(data_dir="path/to/mnist"), the environment variable {env}=path/to/mnist, or the '
     "command-line option --data-dir path/to/mnist."
 ).format(names=", ".join(MNIST_FILES), env=DATA_ENV_VAR)
 
@@ -405,7 +405,10 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.URLError):
         return f"cannot connect ({exc.reason})"
     if isinstance(exc, TimeoutError):
-        return f"timed out ({exc})"
+        detail = str(exc)
+        return "timed out" if detail in ("", "timed out") else f"timed out ({detail})"
+    if isinstance(exc, _IncompleteDownloadError):
+        return f"interrupted: {exc}"
     if isinstance(exc, ChecksumError):
         return f"checksum mismatch: SHA-256 {exc.actual}, expected {exc.expected}"
     if isinstance(exc, IDXFormatError):

@@ -1,0 +1,8 @@
+"""``python -m anyarray_nn``: the same command line as ``anyarray-nn``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

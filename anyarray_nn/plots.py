@@ -1,0 +1,222 @@
+"""Figures of a training run (optional: ``pip install 'anyarray-nn[plot]'``).
+
+* :func:`plot_learning_curves` -- cost and accuracy per epoch, plus the saturation
+  diagnostics per layer;
+* :func:`plot_confusion_matrix` -- the confusion matrix as a heat map;
+* :func:`plot_misclassified` -- a grid of misclassified digits with predicted and true labels;
+* :func:`plot_first_layer_weights` -- each first-layer unit's 784 weights as a 28x28 image;
+* :func:`save_training_plots` -- all that apply, as PNG files in a folder.
+
+Each function returns a :class:`matplotlib.figure.Figure` and saves it when ``path`` is
+given.  Figures are built without :mod:`matplotlib.pyplot` (no global state, no window):
+they render with the Agg backend, so this works on servers and in tests.  Matplotlib is
+imported only when a function is called.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_first_layer_weights",
+    "plot_learning_curves",
+    "plot_misclassified",
+    "save_training_plots",
+]
+
+
+def _figure(figsize: tuple[float, float]) -> Any:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(
+            "plots need matplotlib: pip install 'anyarray-nn[plot]' (or matplotlib)"
+        ) from exc
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: str | os.PathLike[str] | None) -> None:
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+
+
+def plot_learning_curves(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """Cost, accuracy and (when measured) saturation per epoch.
+
+    Parameters
+    ----------
+    history : anyarray_nn.training.History
+    path : path-like, optional
+        Where to save the figure (PNG).
+    """
+    records = list(history.records)
+    epochs = [r.epoch for r in records]
+    with_diag = bool(records and records[0].saturation)
+    fig = _figure((12 if with_diag else 8, 3.8))
+    axes = fig.subplots(1, 3 if with_diag else 2)
+    ax_cost, ax_acc = axes[0], axes[1]
+    ax_cost.plot(epochs, [r.train_cost for r in records], "o-", label="training")
+    ax_acc.plot(epochs, [100 * r.train_accuracy for r in records], "o-", label="training")
+    if records and records[0].validation_accuracy is not None:
+        ax_cost.plot(epochs, [r.validation_cost for r in records], "s-", label="validation")
+        ax_acc.plot(
+            epochs, [100 * r.validation_accuracy for r in records], "s-", label="validation"
+        )
+    ax_cost.set(xlabel="epoch", ylabel="cost", title="cost")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_cost, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    if with_diag:
+        ax = axes[2]
+        n_layers = len(records[0].saturation)
+        for l in range(n_layers):
+            name = "output" if l == n_layers - 1 else f"hidden {l + 1}"
+            ax.plot(epochs, [100 * r.saturation[l] for r in records], "o-", label=name)
+        ax.set(xlabel="epoch", ylabel="saturated units (%)", title="saturation", ylim=(0, 100))
+        ax.legend()
+        ax.grid(alpha=0.3)
+    _save(fig, path)
+    return fig
+
+
+def plot_confusion_matrix(confusion: np.ndarray, path: str | os.PathLike[str] | None = None) -> Any:
+    """The confusion matrix (rows: true class, columns: predicted class) as a heat map."""
+    confusion = np.asarray(confusion)
+    n = confusion.shape[0]
+    fig = _figure((6.5, 5.5))
+    ax = fig.subplots()
+    # Log-like scale so that the off-diagonal errors remain visible next to the diagonal.
+    image = ax.imshow(np.log1p(confusion), cmap="Blues")
+    threshold = np.log1p(confusion.max(initial=0)) / 2
+    for t in range(n):
+        for p in range(n):
+            value = int(confusion[t, p])
+            if value:
+                color = "white" if np.log1p(value) > threshold else "black"
+                ax.text(p, t, str(value), ha="center", va="center", fontsize=7, color=color)
+    ax.set(
+        xticks=range(n),
+        yticks=range(n),
+        xlabel="predicted",
+        ylabel="true",
+        title="confusion matrix",
+    )
+    fig.colorbar(image, ax=ax, label="log(1 + count)")
+    _save(fig, path)
+    return fig
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = max(1, math.ceil(math.sqrt(n)))
+    return max(1, math.ceil(n / cols)), cols
+
+
+def plot_misclassified(
+    images: np.ndarray,
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    max_images: int = 36,
+    image_shape: tuple[int, int] = (28, 28),
+) -> Any:
+    """A grid of the first ``max_images`` misclassified digits, titled "pred p / true t".
+
+    Parameters
+    ----------
+    images : numpy.ndarray, shape (n, 28, 28) or (n, 784)
+    labels, predictions : numpy.ndarray of int, shape (n,)
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    predictions = np.asarray(predictions)
+    wrong = np.flatnonzero(predictions != labels)[:max_images]
+    rows, cols = _grid(max(len(wrong), 1))
+    fig = _figure((1.3 * cols + 0.5, 1.45 * rows + 0.6))
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, i in zip(axes, wrong, strict=False):
+        ax.imshow(images[i].reshape(image_shape), cmap="gray_r", vmin=0)
+        ax.set_title(f"pred {int(predictions[i])} / true {int(labels[i])}", fontsize=8)
+    if not len(wrong):
+        axes[0].text(0.5, 0.5, "no misclassified samples", ha="center", va="center")
+    fig.suptitle(f"misclassified digits ({int((predictions != labels).sum())} in all)")
+    _save(fig, path)
+    return fig
+
+
+def plot_first_layer_weights(
+    network: Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    max_units: int = 64,
+    image_shape: tuple[int, int] = (28, 28),
+) -> Any:
+    """Each first-layer unit's incoming weights as an image (red positive, blue negative)."""
+    weights = network.get_weights()[0][0]  # (n_hidden, 784) on the host
+    if weights.shape[1] != image_shape[0] * image_shape[1]:
+        raise ValueError(
+            f"the first layer has {weights.shape[1]} inputs; cannot show them as "
+            f"{image_shape[0]}x{image_shape[1]} images"
+        )
+    weights = weights[:max_units]
+    rows, cols = _grid(weights.shape[0])
+    fig = _figure((1.1 * cols + 0.5, 1.1 * rows + 0.6))
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, w in zip(axes, weights, strict=False):
+        limit = float(np.abs(w).max()) or 1.0
+        ax.imshow(w.reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.suptitle(f"first-layer weights ({weights.shape[0]} units)")
+    _save(fig, path)
+    return fig
+
+
+def save_training_plots(
+    folder: str | os.PathLike[str],
+    *,
+    history: Any = None,
+    evaluation: Any = None,
+    network: Any = None,
+    images: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+) -> list[Path]:
+    """Save every figure the given results allow, as PNG files in ``folder``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``learning_curves.png`` (with ``history``), ``confusion_matrix.png`` (with
+        ``evaluation``), ``misclassified.png`` (with ``evaluation``, ``images`` and
+        ``labels``), ``first_layer_weights.png`` (with ``network``).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if history is not None and len(history):
+        written.append(folder / "learning_curves.png")
+        plot_learning_curves(history, written[-1])
+    if evaluation is not None:
+        written.append(folder / "confusion_matrix.png")
+        plot_confusion_matrix(evaluation.confusion, written[-1])
+        if images is not None and labels is not None:
+            written.append(folder / "misclassified.png")
+            plot_misclassified(images, labels, evaluation.predictions, written[-1])
+    if network is not None and network.sizes[0] == 784:
+        written.append(folder / "first_layer_weights.png")
+        plot_first_layer_weights(network, written[-1])
+    return written

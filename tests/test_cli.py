@@ -1,0 +1,322 @@
+"""The ``anyarray-nn`` command line: exit codes, one-line errors, JSON output, figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anyarray_nn import Network
+from anyarray_nn.backend import BackendUnavailableError, resolve_backend
+from anyarray_nn.cli import REGISTRARS, main
+from anyarray_nn.images import ImageFileError, load_digit_image
+from anyarray_nn.persistence import save_network
+
+
+def _cupy_usable() -> bool:
+    try:
+        resolve_backend("cupy")
+    except BackendUnavailableError:
+        return False
+    return True
+
+
+CUPY_USABLE = _cupy_usable()
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_one_line_error(err: str, *needles: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("anyarray-nn: error: "), err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def no_mnist_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ANYARRAY_NN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+# ---------------------------------------------------------------- argument errors
+
+
+def test_subcommands_registered(capsys: pytest.CaptureFixture[str]) -> None:
+    assert len(REGISTRARS) >= 5
+    code, out, _ = _run(capsys, "--help")
+    assert code == 0
+    for command in ("train", "evaluate", "predict", "paper", "tune"):
+        assert command in out
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys)
+    assert code == 2 and "train" in err and "paper" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "--epochs", "many"], "--epochs"),
+        (["train", "--layers", "784,64"], "--layers"),
+        (["train", "--layers", "784,x,10"], "--layers"),
+        (["train", "--backend", "torch"], "--backend"),
+        (["train", "--patience", "3"], "--validation-size"),
+        (["train", "--resume"], "--checkpoint"),
+        (["train", "--learning-rate", "nan"], "--learning-rate"),
+        (["frobnicate"], "frobnicate"),
+        (["predict", "model.npz"], "IMAGE"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    _assert_one_line_error(err, needle)
+
+
+def test_missing_data_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = _run(capsys, "train", "--data-dir", str(tmp_path / "nowhere"), "--epochs", "1")
+    assert code == 1
+    _assert_one_line_error(err, "nowhere")
+
+
+def test_data_dir_without_mnist_and_no_download(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_mnist_env: None
+) -> None:
+    code, _, err = _run(capsys, "paper", "--data-dir", str(tmp_path), "--no-download")
+    assert code == 1
+    _assert_one_line_error(err, "train-images")
+
+
+@pytest.mark.skipif(CUPY_USABLE, reason="a usable GPU is present")
+def test_unusable_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "train", "--backend", "cupy", "--epochs", "1")
+    assert code == 1
+    _assert_one_line_error(err, "cupy")
+
+
+def test_missing_model_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = _run(capsys, "evaluate", str(tmp_path / "absent.npz"))
+    assert code == 1
+    _assert_one_line_error(err, "absent.npz")
+
+
+def test_python_dash_m_entry_point() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "anyarray_nn", "train", "--batch-size", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    _assert_one_line_error(proc.stderr, "--batch-size")
+
+
+# ---------------------------------------------------------------- predict (no MNIST needed)
+
+
+def _save_png(path: Path, pixels: np.ndarray) -> Path:
+    from PIL import Image
+
+    Image.fromarray(pixels.astype(np.uint8), mode="L").save(path)
+    return path
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> Path:
+    return save_network(Network([784, 8, 10], seed=0), tmp_path / "tiny.npz")
+
+
+def test_predict_png_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model: Path
+) -> None:
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 13:16] = 255  # a white "1" on black, as in MNIST
+    small = _save_png(tmp_path / "one.png", digit)
+    big = _save_png(tmp_path / "big.png", np.kron(255 - digit, np.ones((4, 4), np.uint8)))
+    out_json = tmp_path / "pred.json"
+    code, out, _ = _run(
+        capsys, "predict", str(tiny_model), str(small), str(big), "--json", str(out_json)
+    )
+    assert code == 0
+    assert "one.png" in out and "big.png" in out
+    result = json.loads(out_json.read_text())
+    assert len(result["predictions"]) == 2
+    for p in result["predictions"]:
+        assert 0 <= p["prediction"] <= 9 and len(p["outputs"]) == 10
+    # The resized black-on-white copy becomes the same white-on-black digit.
+    assert result["predictions"][0]["prediction"] == result["predictions"][1]["prediction"]
+
+
+def test_predict_unreadable_image(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model: Path
+) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    code, _, err = _run(capsys, "predict", str(tiny_model), str(bad))
+    assert code == 1
+    _assert_one_line_error(err, "bad.png", "not a readable image")
+    code, _, err = _run(capsys, "predict", str(tiny_model), str(tmp_path / "gone.png"))
+    assert code == 1
+    _assert_one_line_error(err, "gone.png")
+
+
+def test_load_digit_image_inversion(tmp_path: Path) -> None:
+    paper = np.full((40, 30), 250, np.uint8)
+    paper[10:30, 14:17] = 10  # dark stroke on light paper
+    path = _save_png(tmp_path / "paper.png", paper)
+    auto = load_digit_image(path)
+    assert auto.shape == (28, 28) and auto.dtype == np.uint8
+    assert auto[0, 0] < 20 and auto.max() > 200  # background black, stroke white
+    assert load_digit_image(path, invert="no")[0, 0] > 200
+    with pytest.raises(ImageFileError):
+        load_digit_image(tmp_path / "missing.png")
+
+
+def test_plots_from_python(tmp_path: Path) -> None:
+    from anyarray_nn.metrics import evaluate
+    from anyarray_nn.plots import save_training_plots
+    from anyarray_nn.training import train
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, size=(64, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, size=64)
+    net = Network([784, 6, 10], seed=0)
+    history = train(net, images, labels, epochs=2, progress=False)
+    evaluation = evaluate(net, images, labels)
+    paths = save_training_plots(
+        tmp_path,
+        history=history,
+        evaluation=evaluation,
+        network=net,
+        images=images,
+        labels=labels,
+    )
+    assert {p.name for p in paths} == {
+        "learning_curves.png",
+        "confusion_matrix.png",
+        "misclassified.png",
+        "first_layer_weights.png",
+    }
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- real MNIST
+
+
+@pytest.mark.mnist
+def test_train_json_save_evaluate_plot(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, mnist_dir: Path
+) -> None:
+    out_json, model, plots = tmp_path / "run.json", tmp_path / "m.npz", tmp_path / "plots"
+    code, out, _ = _run(
+        capsys,
+        "train",
+        "--data-dir",
+        str(mnist_dir),
+        "--train-size",
+        "2000",
+        "--epochs",
+        "1",
+        "--json",
+        str(out_json),
+        "--save",
+        str(model),
+        "--plot",
+        str(plots),
+        "--no-progress",
+    )
+    assert code == 0, out
+    assert "test accuracy" in out
+    run = json.loads(out_json.read_text())
+    for key in ("config", "history", "wall_time_seconds", "metrics", "test_accuracy"):
+        assert key in run
+    assert 0.5 < run["test_accuracy"] <= 1.0
+    assert len(run["history"]) == 1 and "saturation" in run["history"][0]
+    assert run["config"]["network"]["sizes"] == [784, 64, 10]
+    assert run["config"]["data"]["train"] == 2000
+    assert len(run["metrics"]["confusion_matrix"]) == 10
+    assert (plots / "learning_curves.png").is_file()
+
+    eval_json = tmp_path / "eval.json"
+    code, out, _ = _run(
+        capsys,
+        "evaluate",
+        str(model),
+        "--data-dir",
+        str(mnist_dir),
+        "--json",
+        str(eval_json),
+    )
+    assert code == 0
+    assert "confusion matrix" in out and "precision" in out
+    evaluation = json.loads(eval_json.read_text())
+    assert evaluation["test_accuracy"] == pytest.approx(run["test_accuracy"])
+
+
+@pytest.mark.mnist
+def test_divergence_is_one_line(capsys: pytest.CaptureFixture[str], mnist_dir: Path) -> None:
+    code, _, err = _run(
+        capsys,
+        "train",
+        "--data-dir",
+        str(mnist_dir),
+        "--train-size",
+        "500",
+        "--epochs",
+        "2",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "1e12",
+        "--batch-size",
+        "50",
+        "--no-progress",
+    )
+    assert code == 1
+    _assert_one_line_error(err, "diverged in epoch 1", "smaller learning rate")
+
+
+@pytest.mark.mnist
+def test_paper_five_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, mnist_dir: Path
+) -> None:
+    out_json = tmp_path / "paper.json"
+    code, out, _ = _run(
+        capsys,
+        "paper",
+        "--data-dir",
+        str(mnist_dir),
+        "--train-size",
+        "1000",
+        "--epochs",
+        "1",
+        "--json",
+        str(out_json),
+        "--no-progress",
+    )
+    assert code == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    assert len(rows) == 5
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+    for r in rows:
+        assert 0.0 <= r["test_accuracy"] <= 1.0
+        assert 0.0 <= r["saturation_last_epoch"] <= 1.0
+        assert r["mean_abs_delta1_last_epoch"] > 0.0
+    assert rows[4]["train_samples"] == 5 * 1000  # the expanded data
+    assert out.count("\n| ") >= 5  # the table
