@@ -145,6 +145,7 @@ class Network:
         rng = host_rng(seed)
         self.weights: list[Array] = []
         self.biases: list[Array] = []
+        self._eye: Array | None = None  # identity rows for one-hot targets, made on first use
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
             W, b = init_layer(rng, n_in, n_out, self.init, self.bias_init, self.dtype_name)
             self.weights.append(from_numpy(W, self.backend))
@@ -311,8 +312,10 @@ class Network:
         if Y.ndim == 1 and xp.isdtype(Y.dtype, "integral"):
             if Y.shape[0] != m:
                 raise ValueError(f"Y has {Y.shape[0]} labels for {m} samples")
-            classes = xp.arange(n_out, device=self.device, dtype=Y.dtype)
-            return xp.astype(xp.reshape(Y, (-1, 1)) == classes, self.dtype)
+            if self._eye is None:
+                self._eye = xp.eye(n_out, dtype=self.dtype, device=self.device)
+            # Row y of the identity is the one-hot target of label y (one call per batch).
+            return xp.take(self._eye, Y, axis=0)
         if Y.dtype != self.dtype:
             raise TypeError(
                 f"Y has dtype {Y.dtype}; use {self.dtype_name} targets or integer labels"
@@ -356,8 +359,9 @@ class Network:
         db: list[Array] = [delta] * L
         for l in range(L - 1, -1, -1):
             deltas[l] = delta
-            # eq. 9; the 1/m goes on whichever is smaller: the (m, n_l+1) error or dW.
-            if m <= self.sizes[l]:
+            # eq. 9; the 1/m goes on the (m, n_l+1) error when that is small or smaller than
+            # dW (two calls), else on dW and db in place (three calls, fewer elements).
+            if m <= self.sizes[l] or m * self.sizes[l + 1] <= _SMALL:
                 scaled = delta * inv_m
                 dW[l] = scaled.T @ As[l]
                 db[l] = xp.sum(scaled, axis=0)
@@ -475,6 +479,10 @@ class Network:
 
     def _apply(self, optimizer: Optimizer, grads: Gradients) -> None:
         optimizer.step(self.xp, self.parameters, [*grads.dW, *grads.db])
+
+
+#: Element count below which call overhead, not memory traffic, decides (see ``_backprop``).
+_SMALL = 1 << 16
 
 
 def _check_decay(weight_decay: float) -> float:

@@ -62,11 +62,14 @@ def test_backward_does_not_touch_its_inputs(backend: Backend, activation: str) -
     np.testing.assert_allclose(out[mask], (dA_host * numeric)[mask], rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("batch", [3, 40])  # 1/m on the error (m <= n_in) or on dW (m > n_in)
-def test_train_step_cost_and_gradients_match_textbook(backend: Backend, batch: int) -> None:
+# 1/m on the error (small, or m <= n_in) or on dW and db (m > n_in and a large error)
+@pytest.mark.parametrize(("hidden", "batch"), [(5, 3), (5, 40), (300, 256)])
+def test_train_step_cost_and_gradients_match_textbook(
+    backend: Backend, hidden: int, batch: int
+) -> None:
     """The step's cost equals ``Network.cost``, its gradients the plain formulas, and the
     caller's X and Y are left alone."""
-    net = Network([6, 5, 3], dtype="float64", backend=backend, seed=4)
+    net = Network([6, hidden, 3], dtype="float64", backend=backend, seed=4)
     rng = np.random.default_rng(5)
     X_host = rng.random((batch, 6))
     y_host = rng.integers(0, 3, batch)
