@@ -477,6 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="only 784-64-10, 128, float32")
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per case (>= 5)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="save results")
+    parser.add_argument(
+        "--markdown", type=Path, default=None, metavar="PATH", help="save the table as Markdown"
+    )
     parser.add_argument("--data-dir", default=os.environ.get("ANYARRAY_NN_DATA"))
     parser.add_argument("--impl", nargs="+", choices=IMPLS, default=list(IMPLS))
     parser.add_argument("--layers", nargs="+", default=None, help="e.g. 784-64-10")
@@ -603,7 +606,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if args.json is not None:
         print(f"\nwrote {write_json(args.json, results, **meta)}")
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown_report(results, meta, others), encoding="utf-8")
+        print(f"wrote {args.markdown}")
     return {"cases": [r.to_dict() for r in results], **meta}
+
+
+def markdown_report(results: Sequence[CaseResult], meta: dict[str, Any], others: list[str]) -> str:
+    """The CPU results as Markdown: machine, BLAS, versions, peaks, table, memory, e2e."""
+    vers = meta.get("versions", {})
+    lines = [f"# Training speed on {meta['machine']['cpu']} ({meta['machine']['cpus']} CPUs)", ""]
+    lines.append("- " + blas_summary(meta.get("blas", {})))
+    env = meta.get("blas", {}).get("env", {})
+    lines.append(
+        "- BLAS environment: "
+        + (", ".join(f"{k}={v}" for k, v in env.items() if v) or "nothing set")
+    )
+    lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items() if v))
+    for d, p in meta.get("matmul_peak_gflops", {}).items():
+        lines.append(f"- matmul peak ({d}, 2048^2): {p:.1f} GFLOP/s")
+    load = meta.get("load_average_1min", {})
+    lines.append(
+        f"- median of {meta.get('epochs')} epochs after 1 warm-up, turns rotating, "
+        f"{meta.get('pause_seconds')} s pause; {meta.get('threads')} threads; allocator "
+        f"{meta.get('allocator')}; load average {load.get('before')} / {load.get('after')}"
+    )
+    lines += ["", format_table(results, "anyarray_nn", others), ""]
+    rss = meta.get("peak_rss")
+    if rss and "peak_rss_mb" in rss:
+        lines.append(
+            f"Peak RSS, 784-800-10 float32 training (one epoch): {rss['peak_rss_mb']:.0f} MiB"
+        )
+    e2e = meta.get("e2e")
+    if e2e and "seconds" in e2e:
+        lines.append(f"`{e2e['command']}` end to end: {e2e['seconds']:.1f} s")
+    elif e2e:
+        lines.append(f"`anyarray-nn train`: {e2e.get('skipped') or e2e.get('error')}")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
