@@ -451,6 +451,9 @@ class Network:
         ----------
         X : array, shape (m, sizes[0])
         Y : array, shape (m, sizes[-1]) targets, or integer labels of shape (m,)
+            Labels must lie in ``[0, sizes[-1])`` (they index rows of an identity matrix:
+            NumPy and ``array_api_strict`` raise ``IndexError`` otherwise; the range is not
+            checked on the device, which would cost a host round trip per batch).
         weight_decay : float
             L2 coefficient ``lambda``: the regularised cost is ``C + (lambda / 2) sum ||W||^2``,
             so ``dW += lambda W``. It is per step and not divided by the batch or training
