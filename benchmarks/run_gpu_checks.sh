@@ -88,7 +88,9 @@ print("cupy-parametrised tests:", counts)
 EOF
 
 # --- 3. GPU benchmark -------------------------------------------------------------------------
-timeout 300 "$PY" benchmarks/gpu_speed.py --out-dir "$OUT/results" --timeout 200 2>&1 \
+# GPU_SPEED_ARGS adds options, e.g. GPU_SPEED_ARGS="--quick" when device time is short.
+timeout 300 "$PY" benchmarks/gpu_speed.py --out-dir "$OUT/results" --timeout 200 \
+    ${GPU_SPEED_ARGS:-} 2>&1 \
     | tee "$OUT/gpu_speed.txt"
 status gpu_speed "${PIPESTATUS[0]}"
 cat "$OUT/status.txt"
