@@ -40,6 +40,7 @@ import numpy as np
 from . import __version__
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .backend import BACKEND_NAMES, BackendUnavailableError
+from .cli_args import finite_float, non_negative_int, positive_int
 from .data import ChecksumError, DownloadError, IDXFormatError, MNISTNotFoundError
 from .initializers import INITS
 from .persistence import ModelFileError
@@ -99,36 +100,6 @@ class _Parser(argparse.ArgumentParser):
 # --------------------------------------------------------------------------------------
 # helpers shared by the subcommands
 # --------------------------------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
@@ -306,15 +277,15 @@ def add_train_parser(subparsers: Any) -> None:
         "--optimizer", choices=OPTIMIZERS, default=d["optimizer"], help="(default: %(default)s)"
     )
     tr.add_argument(
-        "--epochs", type=_non_negative_int, default=d["epochs"], help="(default: %(default)s)"
+        "--epochs", type=non_negative_int, default=d["epochs"], help="(default: %(default)s)"
     )
     tr.add_argument(
-        "--batch-size", type=_positive_int, default=d["batch_size"], help="(default: %(default)s)"
+        "--batch-size", type=positive_int, default=d["batch_size"], help="(default: %(default)s)"
     )
     tr.add_argument(
         "--learning-rate",
         "--lr",
-        type=_float,
+        type=finite_float,
         default=None,
         help=f"(default: {d['learning_rate']:g} for adam, "
         f"{DEFAULT_LEARNING_RATES['momentum']:g} for momentum, "
@@ -322,13 +293,13 @@ def add_train_parser(subparsers: Any) -> None:
     )
     tr.add_argument(
         "--momentum",
-        type=_float,
+        type=finite_float,
         default=0.9,
         help="for --optimizer momentum (default: %(default)s)",
     )
     tr.add_argument(
         "--weight-decay",
-        type=_float,
+        type=finite_float,
         default=d["weight_decay"],
         help="L2 coefficient lambda (default: %(default)g)",
     )
@@ -340,19 +311,19 @@ def add_train_parser(subparsers: Any) -> None:
     )
     tr.add_argument(
         "--step-size",
-        type=_positive_int,
+        type=positive_int,
         default=10,
         help="epochs between drops of the step schedule (default: %(default)s)",
     )
     tr.add_argument(
         "--gamma",
-        type=_float,
+        type=finite_float,
         default=0.5,
         help="factor of each drop of the step schedule (default: %(default)s)",
     )
     tr.add_argument(
         "--augment",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=d["augment"],
         metavar="PIXELS",
         help="random on-the-fly shifts of up to this many pixels; 0 turns augmentation off "
@@ -366,13 +337,13 @@ def add_train_parser(subparsers: Any) -> None:
     )
     tr.add_argument(
         "--validation-size",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         help="training images held out for validation (default: %(default)s)",
     )
     tr.add_argument(
         "--patience",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="early stopping on the validation accuracy after this many epochs "
         "without improvement (needs --validation-size)",
@@ -381,7 +352,7 @@ def add_train_parser(subparsers: Any) -> None:
     _add_data(dat)
     dat.add_argument(
         "--train-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="use only the first N training images (quick runs)",
@@ -715,13 +686,13 @@ def add_paper_parser(subparsers: Any) -> None:
     _add_data(p)
     p.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_EPOCHS,
         help="epochs of every step (default: %(default)s)",
     )
     p.add_argument(
         "--train-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="use only the first N training images (quick runs)",

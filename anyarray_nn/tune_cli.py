@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from .cli_args import count_or_fraction, positive_float, positive_int
+
 __all__ = ["add_parser", "build_parser", "main", "run"]
 
 DESCRIPTION = (
@@ -32,65 +34,37 @@ DESCRIPTION = (
 )
 
 
-def _validation_size(text: str) -> int | float:
-    try:
-        value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count or a fraction, not {text!r}") from None
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
-    return value
-
-
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--n-trials",
-        type=_positive_int,
+        type=positive_int,
         default=20,
         metavar="N",
         help="trials of the whole study, all workers together (default 20)",
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         metavar="SECONDS",
         help="start no new trial after this many seconds",
     )
     parser.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         default=5,
         help="epochs per trial and for the final retraining (default 5)",
     )
     parser.add_argument(
         "--train-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="use only the first N training images",
     )
     parser.add_argument(
         "--validation-size",
-        type=_validation_size,
+        type=count_or_fraction,
         default=1 / 6,
         metavar="N|FRACTION",
         help="validation images held out of the training set (default 1/6)",
