@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
@@ -29,6 +30,7 @@ __all__ = [
     "Backend",
     "BackendUnavailableError",
     "backend_of",
+    "floating_point_errors_ignored",
     "from_numpy",
     "host_rng",
     "resolve_backend",
@@ -265,6 +267,16 @@ def _numpy_dtype(dtype: Any) -> np.dtype:
         return np.dtype(dtype)
     name = getattr(dtype, "name", None) or str(dtype).rsplit(".", 1)[-1]
     return np.dtype(str(name))
+
+
+def floating_point_errors_ignored() -> contextlib.AbstractContextManager[Any]:
+    """A context in which overflow and invalid values do not warn on the host library.
+
+    NumPy (and ``array_api_strict``, built on it) warns at every overflowing step of a
+    diverging run; the training loop detects divergence itself, once per epoch.  CuPy never
+    warns, so this only concerns NumPy.
+    """
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 def host_rng(seed: int | np.random.Generator | None) -> np.random.Generator:

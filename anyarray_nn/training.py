@@ -15,16 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from array_api_compat import array_namespace
 
-from .backend import to_numpy
+from .backend import floating_point_errors_ignored, to_numpy
 from .data.batches import BatchIterator
 from .network import Network
 from .optimizers import Optimizer, get_optimizer
 from .persistence import load_checkpoint, load_network, save_checkpoint, save_network
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "DEFAULT_LEARNING_RATES",
@@ -383,7 +385,7 @@ def train(
     # A diverging run overflows; NumPy (and array_api_strict, built on it) would warn at
     # every step (or raise under ``-W error``) before the epoch's check below reports it
     # once, as a DivergenceError.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with floating_point_errors_ignored():
         try:
             for epoch in range(start_epoch, config.epochs):
                 if history.stopped_early:
@@ -418,7 +420,7 @@ def train(
                 if val_batches is not None:
                     scalars += list(_score_batches(network, val_batches))
                 # The one device-to-host read of the epoch.
-                values = to_numpy(xp.stack(scalars)).astype(np.float64)
+                values = [float(v) for v in to_numpy(xp.stack(scalars)).tolist()]
                 seconds = time.perf_counter() - t0
                 n_seen = max(batches.n_samples, 1)
                 record = EpochRecord(
@@ -435,7 +437,7 @@ def train(
                     n_val = max(val_batches.n_samples, 1)
                     record.validation_cost = float(values[-2] / n_val)
                     record.validation_accuracy = float(values[-1] / n_val)
-                if not np.all(np.isfinite(values)):
+                if not all(math.isfinite(v) for v in values):
                     _restore_params(network, last_good)
                     optimizer.load_state(*last_good_state)
                     raise DivergenceError(epoch + 1, lr, history)
@@ -497,8 +499,7 @@ def _check_resumed_config(path: Path, saved: dict[str, Any], config: TrainingCon
 
 
 def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:
-    images = np.asarray(images)
-    if images.ndim == 3:
+    if len(images.shape) == 3:
         return (int(images.shape[1]), int(images.shape[2]))
     n = network.sizes[0]
     side = math.isqrt(n)
