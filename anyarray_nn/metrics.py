@@ -205,8 +205,7 @@ def _predict_with_cost(
     parts = []
     for X, Y in _batches(network, images, labels, batch_size):
         network._check_X(X)
-        Zs, As = network._feedforward(X)
-        value = network.cost_function.value(xp, Zs[-1], As[-1], Y)
+        _, As, value = network._forward_with_cost(X, Y)
         cost_total = cost_total + value * float(X.shape[0])
         parts.append(xp.argmax(As[-1], axis=1))
     if not parts:

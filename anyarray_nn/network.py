@@ -343,13 +343,21 @@ class Network:
                 As.append(self.output_activation.forward(xp, Z))
         return Zs, As
 
+    def _forward_with_cost(self, X: Array, Y: Array) -> tuple[list[Array], list[Array], Array]:
+        """``Zs``, ``As`` and the mean batch cost (eq. 3), without the L2 term.
+
+        The output activation and the cost are computed together: softmax and cross-entropy
+        share the row maximum and the log-sum-exp.
+        """
+        Zs, As = self._feedforward(X, output=False)
+        A_out, cost = self.cost_function.forward_value(self.xp, self.output_activation, Zs[-1], Y)
+        As.append(A_out)
+        return Zs, As, cost
+
     def _backprop(self, X: Array, Y: Array, weight_decay: float) -> Gradients:
         xp = self.xp
-        Zs, As = self._feedforward(X, output=False)
-        # The output activation and the batch cost together (softmax + cross-entropy share
-        # the row maximum and the log-sum-exp).
-        A_out, cost = self.cost_function.forward_value(xp, self.output_activation, Zs[-1], Y)
-        As.append(A_out)
+        Zs, As, cost = self._forward_with_cost(X, Y)
+        A_out = As[-1]
         m = X.shape[0]
         inv_m = 1.0 / m
         L = self.n_layers
@@ -439,8 +447,7 @@ class Network:
         """
         self._check_X(X)
         Y = self._check_Y(X, Y)
-        Zs, As = self._feedforward(X)
-        value = self.cost_function.value(self.xp, Zs[-1], As[-1], Y)
+        value = self._forward_with_cost(X, Y)[2]
         weight_decay = float(weight_decay)
         return value + self._l2_term(weight_decay) if weight_decay else value
 

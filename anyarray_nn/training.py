@@ -246,8 +246,8 @@ def _score_batches(network: Network, batches: BatchIterator) -> tuple[Any, Any]:
     cost_sum = xp.zeros((), dtype=network.dtype, device=network.device)
     correct = xp.zeros((), dtype=network.dtype, device=network.device)
     for X, Y in batches:
-        Zs, As = network._feedforward(X)
-        cost_sum = cost_sum + network.cost_function.value(xp, Zs[-1], As[-1], Y) * float(X.shape[0])
+        _, As, value = network._forward_with_cost(X, Y)
+        cost_sum = cost_sum + value * float(X.shape[0])
         hits = xp.argmax(As[-1], axis=1) == xp.argmax(Y, axis=1)
         correct = correct + xp.sum(xp.astype(hits, network.dtype))
     return cost_sum, correct
