@@ -4,13 +4,12 @@ The same forward and backward code runs on NumPy (``backend="numpy"``), CuPy
 (``backend="cupy"``, CUDA GPUs) and ``array_api_strict`` (for testing).
 """
 
-from .activations import ACTIVATIONS, get_activation
+from ._version import __version__
 from .backend import Backend, BackendUnavailableError, resolve_backend, to_numpy
-from .costs import get_cost
-from .network import Gradients, Network
-from .optimizers import SGD, Adam, Momentum, Optimizer, get_optimizer
-
-__version__ = "0.1.0"
+from .nn.activations import ACTIVATIONS, get_activation
+from .nn.costs import get_cost
+from .nn.network import Gradients, Network
+from .nn.optimizers import SGD, Adam, Momentum, Optimizer, get_optimizer
 
 __all__ = [
     "ACTIVATIONS",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .backend import from_numpy, to_numpy
-from .network import Network
+from .nn.network import Network
 
 __all__ = ["Evaluation", "confusion_matrix", "evaluate", "format_confusion"]
 

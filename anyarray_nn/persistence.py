@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from .backend import Backend, from_numpy, to_numpy
-from .network import Network
-from .optimizers import Optimizer
+from .nn.network import Network
+from .nn.optimizers import Optimizer
 
 __all__ = [
     "FORMAT_VERSION",

@@ -56,7 +56,7 @@ def plot_learning_curves(history: Any, path: str | os.PathLike[str] | None = Non
 
     Parameters
     ----------
-    history : anyarray_nn.training.History
+    history : anyarray_nn.training.loop.History
     path : path-like, optional
         Where to save the figure (PNG).
     """

@@ -357,12 +357,12 @@ def time_to_accuracy(
     max_epochs: int = 30,
 ) -> dict[str, Any]:
     """Train 784-800-10 (ReLU, softmax, cross-entropy, Adam 1e-3, batch 128) with
-    :func:`anyarray_nn.training.train` until the test accuracy after an epoch reaches
+    :func:`anyarray_nn.training.loop.train` until the test accuracy after an epoch reaches
     ``target``; the times are from the start of this function (data loading included)."""
     from anyarray_nn import Network
     from anyarray_nn.backend import from_numpy, resolve_backend, to_numpy
     from anyarray_nn.data import load_mnist
-    from anyarray_nn.training import train
+    from anyarray_nn.training.loop import train
 
     t0 = time.perf_counter()
     if not data_dir:

@@ -20,7 +20,7 @@ the median of ``--epochs`` (at least 5).  The table gives seconds per epoch, sam
 second, GFLOP/s (``3196 H`` FLOPs per sample for one hidden layer of ``H`` units, forward
 plus backward), the fraction of the measured matrix-multiply peak of the same dtype, and the
 ratios anyarray_nn / reference and anyarray_nn / torch.  It also reports the peak resident
-memory of a 784-800-10 float32 run of :func:`anyarray_nn.training.train` (one epoch, in a
+memory of a 784-800-10 float32 run of :func:`anyarray_nn.training.loop.train` (one epoch, in a
 subprocess) and the end-to-end time of ``anyarray-nn train`` with its defaults, data loading
 included (skipped when the CLI is not available).
 
@@ -334,8 +334,8 @@ def run_cases(
 
 
 def _rss_child(data_dir: str | None) -> None:
-    """Subprocess body: one epoch of 784-800-10 float32 with ``anyarray_nn.training.train``."""
-    from anyarray_nn.training import train
+    """Subprocess body: one epoch of 784-800-10 float32 with ``anyarray_nn.training.loop.train``."""
+    from anyarray_nn.training.loop import train
 
     images, labels, _, source = load_train_data(data_dir)
     before = _maxrss_mb()
@@ -394,7 +394,7 @@ def measure_peak_rss(data_dir: str | None) -> dict[str, Any]:
 def e2e_command(extra: Sequence[str] = ()) -> list[str] | None:
     """How to run ``anyarray-nn train [extra]`` with this interpreter (``None``: no CLI)."""
     try:
-        if importlib.util.find_spec("anyarray_nn.cli") is None:
+        if importlib.util.find_spec("anyarray_nn.cli.main") is None:
             return None
     except ImportError:
         return None
@@ -402,7 +402,7 @@ def e2e_command(extra: Sequence[str] = ()) -> list[str] | None:
         return [sys.executable, "-m", "anyarray_nn", "train", *extra]
     code = (
         f"import sys; sys.argv = ['anyarray-nn', 'train', *{list(extra)!r}]; "
-        "from anyarray_nn.cli import main; sys.exit(main())"
+        "from anyarray_nn.cli.main import main; sys.exit(main())"
     )
     return [sys.executable, "-c", code]
 
@@ -572,7 +572,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"\npeak RSS: failed: {r['error']}")
         else:
             print(
-                f"\npeak RSS, 784-800-10 float32, one epoch of anyarray_nn.training.train: "
+                f"\npeak RSS, 784-800-10 float32, one epoch of anyarray_nn.training.loop.train: "
                 f"{r['peak_rss_mb']:.0f} MiB (after loading the data: "
                 f"{r['peak_rss_mb_after_data']:.0f} MiB)"
             )

@@ -12,8 +12,8 @@ import pytest
 
 from anyarray_nn import Network
 from anyarray_nn.backend import BackendUnavailableError, resolve_backend
-from anyarray_nn.cli import REGISTRARS, main
-from anyarray_nn.images import ImageFileError, load_digit_image
+from anyarray_nn.cli.main import REGISTRARS, main
+from anyarray_nn.data.images import ImageFileError, load_digit_image
 from anyarray_nn.persistence import save_network
 
 
@@ -190,7 +190,7 @@ def test_load_digit_image_inversion(tmp_path: Path) -> None:
 def test_plots_from_python(tmp_path: Path) -> None:
     from anyarray_nn.metrics import evaluate
     from anyarray_nn.plots import save_training_plots
-    from anyarray_nn.training import train
+    from anyarray_nn.training.loop import train
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, size=(64, 28, 28)).astype(np.uint8)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from anyarray_nn import SGD, Network
-from anyarray_nn.activations import get_activation
 from anyarray_nn.backend import Backend, from_numpy, to_numpy
-from anyarray_nn.costs import get_cost
+from anyarray_nn.nn.activations import get_activation
+from anyarray_nn.nn.costs import get_cost
 
 
 @pytest.mark.parametrize("scale", [1.0, 300.0])

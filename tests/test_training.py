@@ -8,10 +8,15 @@ import math
 import numpy as np
 import pytest
 
-import anyarray_nn.training as training_module
+import anyarray_nn.training.loop as training_module
 from anyarray_nn import Network
 from anyarray_nn.backend import Backend
-from anyarray_nn.training import DivergenceError, TrainingConfig, scheduled_learning_rate, train
+from anyarray_nn.training.loop import (
+    DivergenceError,
+    TrainingConfig,
+    scheduled_learning_rate,
+    train,
+)
 
 
 def _digits(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +170,7 @@ def test_one_device_read_per_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(training_module, "to_numpy", counting)
     import anyarray_nn.backend as backend_module
-    import anyarray_nn.network as network_module
+    import anyarray_nn.nn.network as network_module
 
     def forbidden(x):  # type: ignore[no-untyped-def]
         raise AssertionError("a device read outside the once-per-epoch summary")

@@ -22,9 +22,9 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
-from anyarray_nn.experiment import DataSplits  # noqa: E402
-from anyarray_nn.tune_cli import main  # noqa: E402
-from anyarray_nn.tuning import (  # noqa: E402
+from anyarray_nn.cli.tune import main  # noqa: E402
+from anyarray_nn.experiments.runner import DataSplits  # noqa: E402
+from anyarray_nn.tuning.search import (  # noqa: E402
     Choice,
     FloatRange,
     SearchSpace,
@@ -120,7 +120,7 @@ def test_gp_study_improves_on_a_poor_start(tmp_path: Path) -> None:
 
 
 def test_gp_falls_back_to_tpe(monkeypatch: pytest.MonkeyPatch) -> None:
-    import anyarray_nn.tuning_samplers as tuning_samplers
+    import anyarray_nn.tuning.samplers as tuning_samplers
 
     monkeypatch.setattr(tuning_samplers, "gp_available", lambda: "torch not installed")
     sampler, line = make_sampler("gp")
@@ -226,7 +226,7 @@ def test_cli_errors_are_one_line(
 
 def worker_command(mnist_dir: Path, storage: str, name: str, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "anyarray_nn.tune_cli", "--data-dir", str(mnist_dir),
+        sys.executable, "-m", "anyarray_nn.cli.tune", "--data-dir", str(mnist_dir),
         "--train-size", "1000", "--storage", storage, "--study-name", name,
         "--sampler", "random", "--no-retrain", *extra,
     ]  # fmt: skip

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from anyarray_nn.backend import (
+from ..backend import (
     Backend,
     from_numpy,
     host_permutation,
@@ -37,7 +37,6 @@ from anyarray_nn.backend import (
     resolve_backend,
     resolve_dtype,
 )
-
 from .augment import shift_images
 
 __all__ = ["BatchIterator"]

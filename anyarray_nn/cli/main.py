@@ -3,7 +3,7 @@
 Subcommands (each a thin layer over the Python API):
 
 ``train``
-    Train a network on MNIST (:func:`anyarray_nn.experiment.run_experiment`); the defaults
+    Train a network on MNIST (:func:`anyarray_nn.experiments.runner.run_experiment`); the defaults
     train a 784-64-10 ReLU network to about 98% test accuracy in well under a minute on a
     CPU.
 ``evaluate MODEL``
@@ -11,7 +11,7 @@ Subcommands (each a thin layer over the Python API):
 ``predict MODEL IMAGE...``
     Classify PNG images of digits.
 ``paper``
-    The paper's section 3.2, measured (:mod:`anyarray_nn.paper`).
+    The paper's section 3.2, measured (:mod:`anyarray_nn.experiments.paper`).
 
 Every subcommand returns an exit code; known errors (bad arguments, a missing data set, an
 unusable backend, a diverging run, an unreadable file) end with one line on stderr,
@@ -19,7 +19,7 @@ unusable backend, a diverging run, an unreadable file) end with one line on stde
 ``ANYARRAY_NN_DEBUG=1`` to see one).
 
 New subcommands register themselves through a function ``add_parser(subparsers)`` listed
-in :data:`REGISTRARS` (e.g. ``"anyarray_nn.tune_cli:add_parser"``).
+in :data:`REGISTRARS` (e.g. ``"anyarray_nn.cli.tune:add_parser"``).
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from . import __version__
-from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .backend import BACKEND_NAMES, BackendUnavailableError
-from .cli_args import finite_float, non_negative_int, positive_int
-from .data import ChecksumError, DownloadError, IDXFormatError, MNISTNotFoundError
-from .initializers import INITS
-from .persistence import ModelFileError
-from .training import DEFAULT_LEARNING_RATES, SCHEDULES, DivergenceError
+from .._version import __version__
+from ..backend import BACKEND_NAMES, BackendUnavailableError
+from ..data import ChecksumError, DownloadError, IDXFormatError, MNISTNotFoundError
+from ..nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ..nn.initializers import INITS
+from ..persistence import ModelFileError
+from ..training.loop import DEFAULT_LEARNING_RATES, SCHEDULES, DivergenceError
+from .options import finite_float, non_negative_int, positive_int
 
 __all__ = ["EXIT_ERROR", "EXIT_USAGE", "REGISTRARS", "TRAIN_DEFAULTS", "build_parser", "main"]
 
@@ -169,7 +169,7 @@ def _device(text: str | None) -> Any:
 
 
 def _load_data(args: argparse.Namespace, **kwargs: Any) -> Any:
-    from .experiment import prepare_data
+    from ..experiments.runner import prepare_data
 
     data_dir = args.data_dir
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
@@ -393,8 +393,8 @@ def add_train_parser(subparsers: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .experiment import NetworkSpec, run_experiment
-    from .training import TrainingConfig
+    from ..experiments.runner import NetworkSpec, run_experiment
+    from ..training.loop import TrainingConfig
 
     if args.patience is not None and not args.validation_size:
         raise UsageError("--patience needs a validation set: add --validation-size N")
@@ -431,7 +431,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     # Fail on an unusable backend before loading the data.
-    from .backend import resolve_backend
+    from ..backend import resolve_backend
 
     backend = resolve_backend(args.backend, _device(args.device))
     t_start = time.perf_counter()
@@ -481,7 +481,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "data": {**sizes, "train_size": args.train_size},
     }
     if args.save is not None:
-        from .persistence import save_network
+        from ..persistence import save_network
 
         saved = save_network(
             result.network,
@@ -513,7 +513,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         _say(args, f"wrote {args.json}")
     if args.plot is not None:
-        from .plots import save_training_plots
+        from ..plots import save_training_plots
 
         paths = save_training_plots(
             args.plot,
@@ -557,8 +557,8 @@ def add_evaluate_parser(subparsers: Any) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .metrics import evaluate, format_confusion
-    from .persistence import load_network
+    from ..metrics import evaluate, format_confusion
+    from ..persistence import load_network
 
     network = load_network(args.model, args.backend, _device(args.device))
     data = _load_data(args)
@@ -594,7 +594,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         _say(args, f"wrote {args.json}")
     if args.plot is not None:
-        from .plots import save_training_plots
+        from ..plots import save_training_plots
 
         paths = save_training_plots(
             args.plot,
@@ -637,9 +637,9 @@ def add_predict_parser(subparsers: Any) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .backend import to_numpy
-    from .images import load_digit_images
-    from .persistence import load_network
+    from ..backend import to_numpy
+    from ..data.images import load_digit_images
+    from ..persistence import load_network
 
     network = load_network(args.model, args.backend, _device(args.device))
     if network.sizes[0] != 784:
@@ -673,7 +673,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def add_paper_parser(subparsers: Any) -> None:
-    from .paper import DEFAULT_EPOCHS
+    from ..experiments.paper import DEFAULT_EPOCHS
 
     p = subparsers.add_parser(
         "paper",
@@ -710,8 +710,8 @@ def add_paper_parser(subparsers: Any) -> None:
 
 
 def cmd_paper(args: argparse.Namespace) -> int:
-    from .backend import resolve_backend
-    from .paper import PAPER_ACCURACY, format_paper_table, run_paper
+    from ..backend import resolve_backend
+    from ..experiments.paper import PAPER_ACCURACY, format_paper_table, run_paper
 
     backend = resolve_backend(args.backend, _device(args.device))
     t0 = time.perf_counter()
@@ -769,7 +769,7 @@ REGISTRARS: list[Callable[[Any], None] | str] = [
     add_evaluate_parser,
     add_predict_parser,
     add_paper_parser,
-    "anyarray_nn.tune_cli:add_parser",
+    "anyarray_nn.cli.tune:add_parser",
 ]
 
 

@@ -1,7 +1,7 @@
 """The ``tune`` command: Bayesian hyper-parameter search from the command line.
 
 Registered on the main ``anyarray-nn`` command with :func:`add_parser`; also runs alone as
-``python -m anyarray_nn.tune_cli``.  Start the same command in several terminals (or on
+``python -m anyarray_nn.cli.tune``.  Start the same command in several terminals (or on
 several machines with a shared ``--storage`` URL) to run workers of one study; run it again
 after a crash to resume.
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-from .cli_args import count_or_fraction, positive_float, positive_int
+from .options import count_or_fraction, positive_float, positive_int
 
 __all__ = ["add_parser", "build_parser", "main", "run"]
 
@@ -148,9 +148,9 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``tune`` command; return the exit code."""
-    from .backend import BackendUnavailableError
-    from .experiment import prepare_data
-    from .tuning import SearchSpace, TuningError, save_plots, tune, write_json
+    from ..backend import BackendUnavailableError
+    from ..experiments.runner import prepare_data
+    from ..tuning.search import SearchSpace, TuningError, save_plots, tune, write_json
 
     try:  # on SIGTERM, close the running trial as interrupted (main thread only)
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m anyarray_nn.tune_cli [options]``."""
+    """``python -m anyarray_nn.cli.tune [options]``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     return run(args)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .backend import host_normal
+from ..backend import host_normal
 
 __all__ = ["BIAS_INITS", "INITS", "bias_default", "init_layer", "weight_std"]
 

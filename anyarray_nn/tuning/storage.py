@@ -3,7 +3,7 @@
 :func:`open_storage` opens a journal file (the embedded default), a SQLite file or any
 SQLAlchemy URL.  :func:`count_trials` counts a study's trials by outcome, and
 :func:`fail_interrupted_trials` closes the running trials of workers that died, which is
-what keeps ``n_trials`` exact across workers and crashes (see :mod:`anyarray_nn.tuning`).
+what keeps ``n_trials`` exact across workers and crashes (see :mod:`anyarray_nn.tuning.search`).
 """
 
 from __future__ import annotations

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from .backend import Backend
-from .data import load_mnist, train_validation_split
-from .metrics import Evaluation, evaluate
-from .network import Network
-from .training import History, TrainingConfig, train
+from ..backend import Backend
+from ..data import load_mnist, train_validation_split
+from ..metrics import Evaluation, evaluate
+from ..nn.network import Network
+from ..training.loop import History, TrainingConfig, train
 
 __all__ = ["DataSplits", "ExperimentResult", "NetworkSpec", "prepare_data", "run_experiment"]
 
@@ -156,7 +156,7 @@ def run_experiment(
     evaluate_on : {"test", "validation"}
         The set of the final evaluation (hyper-parameter searches use ``"validation"``).
     **train_kwargs
-        Passed to :func:`anyarray_nn.training.train` (``progress``, ``checkpoint``, ...).
+        Passed to :func:`anyarray_nn.training.loop.train` (``progress``, ``checkpoint``, ...).
     """
     spec = spec or NetworkSpec()
     config = config or TrainingConfig()

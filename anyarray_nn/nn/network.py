@@ -23,8 +23,8 @@ from typing import Any
 
 import array_api_compat
 
+from ..backend import Backend, from_numpy, host_rng, resolve_backend, resolve_dtype, to_numpy
 from .activations import Activation, get_activation
-from .backend import Backend, from_numpy, host_rng, resolve_backend, resolve_dtype, to_numpy
 from .costs import Cost, get_cost
 from .initializers import BIAS_INITS, INITS, bias_default, init_layer
 from .optimizers import Optimizer
@@ -74,7 +74,7 @@ class Network:
         Cost function. Cross-entropy is fused with a softmax or sigmoid output (``delta^L =
         A^L - Y``); the quadratic cost is the paper's.
     init : {"he", "lecun", "glorot", "normal"}
-        Weight initialisation (see :mod:`anyarray_nn.initializers`); ``"normal"`` (std 1) is
+        Weight initialisation (see :mod:`anyarray_nn.nn.initializers`); ``"normal"`` (std 1) is
         the paper's first attempt, ``"lecun"`` (std ``n_in^-1/2``) its fix.
     bias_init : {"normal", "zeros"}, optional
         Bias initialisation; by default N(0, 1) for ``normal``/``lecun`` (as in the paper)

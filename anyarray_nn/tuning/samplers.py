@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .tuning_storage import import_optuna, worker_identity
+from .storage import import_optuna, worker_identity
 
 __all__ = ["SAMPLERS", "gp_available", "make_sampler"]
 

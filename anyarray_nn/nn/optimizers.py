@@ -4,7 +4,7 @@ An optimiser updates a list of parameter arrays in place from a list of gradient
 same shapes.  In-place updates (``W -= ...``) are part of the Array API standard and avoid a
 new weight array per step.  Hyper-parameters are Python floats so that float32 stays float32.
 
-Weight decay (L2 regularisation) is *not* applied here: :class:`~anyarray_nn.network.Network`
+Weight decay (L2 regularisation) is *not* applied here: :class:`~anyarray_nn.nn.network.Network`
 adds it to the gradient, so every optimiser sees the same regularised cost.
 """
 

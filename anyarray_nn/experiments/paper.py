@@ -25,10 +25,10 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from .backend import Backend
-from .data import expand_with_shifts
-from .experiment import DataSplits, NetworkSpec, run_experiment
-from .training import TrainingConfig
+from ..backend import Backend
+from ..data import expand_with_shifts
+from ..training.loop import TrainingConfig
+from .runner import DataSplits, NetworkSpec, run_experiment
 
 __all__ = [
     "PAPER_ACCURACY",
@@ -166,7 +166,7 @@ def run_paper(
     Parameters
     ----------
     data : DataSplits
-        Training and test images (see :func:`anyarray_nn.experiment.prepare_data`; pass
+        Training and test images (see :func:`anyarray_nn.experiments.runner.prepare_data`; pass
         ``train_size`` there for a quick run).
     epochs : int, optional
         Epochs of every step (default :data:`DEFAULT_EPOCHS`).

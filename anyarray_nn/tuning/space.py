@@ -3,8 +3,8 @@
 A :class:`SearchSpace` maps each hyper-parameter (learning rate, weight decay, hidden layers
 and units, batch size, optimiser, momentum, activation) to a range, a set of choices or a
 fixed value; :func:`build` turns one sampled configuration into a
-:class:`~anyarray_nn.experiment.NetworkSpec` and a
-:class:`~anyarray_nn.training.TrainingConfig`.  Needs no Optuna until a trial samples it.
+:class:`~anyarray_nn.experiments.runner.NetworkSpec` and a
+:class:`~anyarray_nn.training.loop.TrainingConfig`.  Needs no Optuna until a trial samples it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .experiment import NetworkSpec
-from .training import TrainingConfig
+from ..experiments.runner import NetworkSpec
+from ..training.loop import TrainingConfig
 
 if TYPE_CHECKING:
     import optuna

@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backend import Backend, resolve_backend
-from .experiment import DataSplits
-from .metrics import evaluate
-from .training import DivergenceError, EpochRecord, train
-from .tuning_samplers import SAMPLERS, make_sampler
-from .tuning_space import DEFAULT_SPACE, Choice, FloatRange, IntRange, SearchSpace, build
-from .tuning_storage import (
+from ..backend import Backend, resolve_backend
+from ..experiments.runner import DataSplits
+from ..metrics import evaluate
+from ..training.loop import DivergenceError, EpochRecord, train
+from .samplers import SAMPLERS, make_sampler
+from .space import DEFAULT_SPACE, Choice, FloatRange, IntRange, SearchSpace, build
+from .storage import (
     DEFAULT_STORAGE,
     StudyCounts,
     TuningError,
@@ -297,7 +297,7 @@ def tune(
     ----------
     data : DataSplits
         Training, validation (needed) and test sets on the host
-        (:func:`anyarray_nn.experiment.prepare_data` with ``validation_size``).
+        (:func:`anyarray_nn.experiments.runner.prepare_data` with ``validation_size``).
     n_trials : int
         Trials of the whole study (complete, pruned or failed; all workers together).
     timeout : float, optional

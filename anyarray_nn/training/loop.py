@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from array_api_compat import array_namespace
 
-from .backend import floating_point_errors_ignored, to_numpy
-from .data.batches import BatchIterator
-from .network import Network
-from .optimizers import Optimizer, get_optimizer
-from .persistence import load_checkpoint, load_network, save_checkpoint, save_network
+from ..backend import floating_point_errors_ignored, to_numpy
+from ..data.batches import BatchIterator
+from ..nn.network import Network
+from ..nn.optimizers import Optimizer, get_optimizer
+from ..persistence import load_checkpoint, load_network, save_checkpoint, save_network
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,0 +1,3 @@
+"""The version of anyarray_nn (one home; the package and the command line read it here)."""
+
+__version__ = "0.1.0"
