@@ -204,8 +204,8 @@ def _predict_with_cost(
     cost_total = xp.zeros((), dtype=network.dtype, device=network.device)
     parts = []
     for X, Y in _batches(network, images, labels, batch_size):
-        network._check_X(X)
-        _, As, value = network._forward_with_cost(X, Y)
+        network.check_input(X)
+        _, As, value = network.forward_with_cost(X, Y)
         cost_total = cost_total + value * float(X.shape[0])
         parts.append(xp.argmax(As[-1], axis=1))
     if not parts:

@@ -293,6 +293,6 @@ def load_checkpoint(
                 f"{a.dtype}, expected {shapes[i % len(shapes)]} and {dtype}"
             )
         host_state.append(a)
-    network.weights, network.biases = loaded.weights, loaded.biases
+    network.load_parameters(loaded.parameters)
     optimizer.load_state([from_numpy(a, network.backend) for a in host_state], steps)
     return metadata

@@ -194,6 +194,28 @@ class Network:
         """
         return from_numpy(to_numpy(X) if not _is_plain(X) else X, self.backend, self.dtype_name)
 
+    def copy_parameters(self) -> list[Array]:
+        """Device copies of the parameters (weights then biases), e.g. to roll back to."""
+        return [self.xp.asarray(p, copy=True) for p in self.parameters]
+
+    def load_parameters(self, parameters: Sequence[Array]) -> None:
+        """Replace the parameters (weights then biases) with copies of device arrays of this
+        network's namespace, as :meth:`copy_parameters` returns them.
+
+        Raises
+        ------
+        ValueError
+            Wrong number of arrays or a wrong shape.
+        """
+        n = self.n_layers
+        if len(parameters) != 2 * n:
+            raise ValueError(f"expected {2 * n} parameter arrays, got {len(parameters)}")
+        for p, q in zip(parameters, self.parameters, strict=True):
+            if tuple(p.shape) != tuple(q.shape):
+                raise ValueError(f"parameter of shape {tuple(p.shape)}, expected {q.shape}")
+        copies = [self.xp.asarray(p, dtype=self.dtype, copy=True) for p in parameters]
+        self.weights, self.biases = copies[:n], copies[n:]
+
     def get_weights(self) -> tuple[list[Any], list[Any]]:
         """Host (NumPy) copies of the weights and biases."""
         return [to_numpy(W) for W in self.weights], [to_numpy(b) for b in self.biases]
@@ -262,7 +284,15 @@ class Network:
 
     # --- checks at the public boundary ------------------------------------------------
 
-    def _check_X(self, X: Any, name: str = "X") -> None:
+    def check_input(self, X: Any, name: str = "X") -> None:
+        """Raise a clear error unless ``X`` is a (batch, sizes[0]) array of this network's
+        namespace, device and dtype.
+
+        Raises
+        ------
+        TypeError, ValueError
+            The message says how to convert the input (``network.asarray``).
+        """
         try:
             xp = array_api_compat.array_namespace(X)
         except TypeError as exc:
@@ -297,8 +327,16 @@ class Network:
                 + (" (wrong input width)" if X.ndim == 2 else "")
             )
 
-    def _check_Y(self, X: Array, Y: Any) -> Array:
-        """Validate targets; integer labels of shape (m,) become one-hot rows."""
+    def check_targets(self, X: Array, Y: Any) -> Array:
+        """Validated targets for the batch ``X``: integer labels of shape (m,) become one-hot
+        rows (m, sizes[-1]); float targets must already have that shape and the network's
+        dtype.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Targets of another backend, dtype or shape.
+        """
         xp = self.xp
         try:
             if array_api_compat.array_namespace(Y) is not xp:
@@ -343,7 +381,7 @@ class Network:
                 As.append(self.output_activation.forward(xp, Z))
         return Zs, As
 
-    def _forward_with_cost(self, X: Array, Y: Array) -> tuple[list[Array], list[Array], Array]:
+    def forward_with_cost(self, X: Array, Y: Array) -> tuple[list[Array], list[Array], Array]:
         """``Zs``, ``As`` and the mean batch cost (eq. 3), without the L2 term.
 
         The output activation and the cost are computed together: softmax and cross-entropy
@@ -354,9 +392,24 @@ class Network:
         As.append(A_out)
         return Zs, As, cost
 
-    def _backprop(self, X: Array, Y: Array, weight_decay: float) -> Gradients:
+    def backprop(self, X: Array, Y: Array, weight_decay: float) -> Gradients:
+        """Back-propagate one checked mini-batch (no input checks: see :meth:`gradients`).
+
+        Parameters
+        ----------
+        X : array, shape (m, sizes[0])
+            Inputs already checked with :meth:`check_input`.
+        Y : array, shape (m, sizes[-1])
+            One-hot or real targets, as :meth:`check_targets` returns them.
+        weight_decay : float
+            L2 coefficient (a Python float >= 0).
+
+        Returns
+        -------
+        Gradients
+        """
         xp = self.xp
-        Zs, As, cost = self._forward_with_cost(X, Y)
+        Zs, As, cost = self.forward_with_cost(X, Y)
         A_out = As[-1]
         m = X.shape[0]
         inv_m = 1.0 / m
@@ -408,7 +461,7 @@ class Network:
         -------
         array, shape (m, sizes[-1])
         """
-        self._check_X(X)
+        self.check_input(X)
         return self._feedforward(X)[1][-1]
 
     def predict_proba(self, X: Array, batch_size: int | None = 4096) -> Array:
@@ -424,7 +477,7 @@ class Network:
         -------
         array, shape (n, sizes[-1]), same namespace, device and dtype as ``X``.
         """
-        self._check_X(X)
+        self.check_input(X)
         n = X.shape[0]
         if batch_size is None or n <= batch_size:
             return self._feedforward(X)[1][-1]
@@ -445,9 +498,9 @@ class Network:
 
         Returns a 0-d array on the device (call ``float()`` on it to read it).
         """
-        self._check_X(X)
-        Y = self._check_Y(X, Y)
-        value = self._forward_with_cost(X, Y)[2]
+        self.check_input(X)
+        Y = self.check_targets(X, Y)
+        value = self.forward_with_cost(X, Y)[2]
         weight_decay = float(weight_decay)
         return value + self._l2_term(weight_decay) if weight_decay else value
 
@@ -471,9 +524,9 @@ class Network:
         -------
         Gradients
         """
-        self._check_X(X)
-        Y = self._check_Y(X, Y)
-        return self._backprop(X, Y, _check_decay(weight_decay))
+        self.check_input(X)
+        Y = self.check_targets(X, Y)
+        return self.backprop(X, Y, _check_decay(weight_decay))
 
     def train_step(
         self, X: Array, Y: Array, optimizer: Optimizer, weight_decay: float = 0.0
@@ -484,14 +537,15 @@ class Network:
         nothing is read back to the host).
         """
         grads = self.gradients(X, Y, weight_decay)
-        self._apply(optimizer, grads)
+        self.apply_gradients(optimizer, grads)
         return grads
 
-    def _apply(self, optimizer: Optimizer, grads: Gradients) -> None:
+    def apply_gradients(self, optimizer: Optimizer, grads: Gradients) -> None:
+        """One optimiser step from ``grads``; the network stores the new parameters."""
         optimizer.step(self.xp, self.parameters, [*grads.dW, *grads.db])
 
 
-#: Element count below which call overhead, not memory traffic, decides (see ``_backprop``).
+#: Element count below which call overhead, not memory traffic, decides (see ``backprop``).
 _SMALL = 1 << 16
 
 

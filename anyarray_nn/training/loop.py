@@ -221,14 +221,11 @@ def scheduled_learning_rate(config: TrainingConfig, epoch: int) -> float:
 
 
 def _copy_params(network: Network) -> list[Any]:
-    xp = network.xp
-    return [xp.asarray(p, copy=True) for p in network.parameters]
+    return network.copy_parameters()
 
 
 def _restore_params(network: Network, saved: list[Any]) -> None:
-    n = network.n_layers
-    network.weights = [network.xp.asarray(p, copy=True) for p in saved[:n]]
-    network.biases = [network.xp.asarray(p, copy=True) for p in saved[n:]]
+    network.load_parameters(saved)
 
 
 def _copy_state(optimizer: Optimizer) -> tuple[list[Any], int]:
@@ -246,7 +243,7 @@ def _score_batches(network: Network, batches: BatchIterator) -> tuple[Any, Any]:
     cost_sum = xp.zeros((), dtype=network.dtype, device=network.device)
     correct = xp.zeros((), dtype=network.dtype, device=network.device)
     for X, Y in batches:
-        _, As, value = network._forward_with_cost(X, Y)
+        _, As, value = network.forward_with_cost(X, Y)
         cost_sum = cost_sum + value * float(X.shape[0])
         hits = xp.argmax(As[-1], axis=1) == xp.argmax(Y, axis=1)
         correct = correct + xp.sum(xp.astype(hits, network.dtype))
@@ -375,7 +372,7 @@ def train(
         epochs_without_improvement = int(state.get("epochs_without_improvement", 0))
         if best_path is not None and best_path.exists():
             best_net = load_network(best_path, network.backend)
-            best_params = [*best_net.weights, *best_net.biases]
+            best_params = best_net.parameters
 
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = _progress_bar(show, config.epochs, start_epoch, len(batches))
@@ -399,8 +396,8 @@ def train(
                 saturation_sums = [zero] * L
                 n_batches = 0
                 for X, Y in batches:
-                    grads = network._backprop(X, Y, config.weight_decay)
-                    network._apply(optimizer, grads)
+                    grads = network.backprop(X, Y, config.weight_decay)
+                    network.apply_gradients(optimizer, grads)
                     m = float(X.shape[0])
                     cost_sum = cost_sum + grads.cost * m
                     hits = xp.argmax(grads.activations[-1], axis=1) == xp.argmax(Y, axis=1)
