@@ -24,6 +24,7 @@ from ..data.batches import BatchIterator
 from ..nn.network import Network
 from ..nn.optimizers import Optimizer, get_optimizer
 from ..persistence import load_checkpoint, load_network, save_checkpoint, save_network
+from .config import DEFAULT_LEARNING_RATES, TrainingConfig, scheduled_learning_rate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,10 +38,6 @@ __all__ = [
     "scheduled_learning_rate",
     "train",
 ]
-
-#: Learning rate used when none is given, per optimiser.
-DEFAULT_LEARNING_RATES = {"sgd": 0.1, "momentum": 0.02, "adam": 1e-3}
-SCHEDULES = ("constant", "step", "cosine")
 
 
 class DivergenceError(FloatingPointError):
@@ -68,77 +65,6 @@ class DivergenceError(FloatingPointError):
             f"learning rate {learning_rate:g}; try a smaller learning rate (e.g. "
             f"{learning_rate / 10:g}). The network keeps the weights of {kept}."
         )
-
-
-@dataclass
-class TrainingConfig:
-    """Hyper-parameters of a training run (all plain Python values, JSON-ready).
-
-    Attributes
-    ----------
-    epochs : int
-    batch_size : int
-    optimizer : {"sgd", "momentum", "adam"}
-    learning_rate : float
-    momentum : float
-        For ``optimizer="momentum"``.
-    weight_decay : float
-        L2 coefficient ``lambda`` (``dW += lambda W`` per step; see
-        :meth:`Network.gradients`).
-    schedule : {"constant", "step", "cosine"}
-    step_size : int
-        Epochs between learning-rate drops for ``"step"``.
-    gamma : float
-        Factor of each drop for ``"step"``.
-    min_learning_rate : float
-        Floor of the cosine schedule.
-    patience : int or None
-        Early stopping: stop after this many epochs without a better validation accuracy
-        and restore the best weights.  ``None``: no early stopping.
-    max_shift : int
-        On-the-fly random shifts of up to this many pixels (0: none).
-    seed : int
-        Seed of the host generator for the batch order and shifts.
-    """
-
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    step_size: int = 10
-    gamma: float = 0.5
-    min_learning_rate: float = 0.0
-    patience: int | None = None
-    max_shift: int = 0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if int(self.epochs) < 0:
-            raise ValueError(f"epochs must be >= 0, not {self.epochs}")
-        if int(self.batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, not {self.batch_size}")
-        for name in ("learning_rate", "momentum", "weight_decay", "gamma", "min_learning_rate"):
-            setattr(self, name, float(getattr(self, name)))
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0.0):
-            raise ValueError(f"learning_rate must be a positive number, not {self.learning_rate}")
-        if self.weight_decay < 0.0 or not math.isfinite(self.weight_decay):
-            raise ValueError(f"weight_decay must be >= 0, not {self.weight_decay}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
-            )
-        if int(self.step_size) < 1:
-            raise ValueError(f"step_size must be >= 1, not {self.step_size}")
-        if self.patience is not None and int(self.patience) < 1:
-            raise ValueError(f"patience must be >= 1 or None, not {self.patience}")
-        if int(self.max_shift) < 0:
-            raise ValueError(f"max_shift must be >= 0, not {self.max_shift}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -204,20 +130,6 @@ class History:
             best_epoch=data.get("best_epoch"),
             stopped_early=bool(data.get("stopped_early", False)),
         )
-
-
-def scheduled_learning_rate(config: TrainingConfig, epoch: int) -> float:
-    """The learning rate of (0-based) ``epoch`` under ``config.schedule``."""
-    lr = config.learning_rate
-    if config.schedule == "step":
-        return lr * config.gamma ** (epoch // config.step_size)
-    if config.schedule == "cosine" and config.epochs > 0:
-        # Epoch e trains at the cosine's value at e / epochs: the first epoch at the full
-        # rate, the last one at a small but non-zero rate (never a wasted epoch at 0).
-        progress = epoch / config.epochs
-        low = config.min_learning_rate
-        return low + 0.5 * (lr - low) * (1.0 + math.cos(math.pi * progress))
-    return lr
 
 
 def _copy_params(network: Network) -> list[Any]:
