@@ -362,7 +362,7 @@ def time_to_accuracy(
     from anyarray_nn import Network
     from anyarray_nn.backend import from_numpy, resolve_backend, to_numpy
     from anyarray_nn.data import load_mnist
-    from anyarray_nn.training.loop import train
+    from anyarray_nn.training import train
 
     t0 = time.perf_counter()
     if not data_dir:

@@ -335,7 +335,7 @@ def run_cases(
 
 def _rss_child(data_dir: str | None) -> None:
     """Subprocess body: one epoch of 784-800-10 float32 with ``anyarray_nn.training.loop.train``."""
-    from anyarray_nn.training.loop import train
+    from anyarray_nn.training import train
 
     images, labels, _, source = load_train_data(data_dir)
     before = _maxrss_mb()

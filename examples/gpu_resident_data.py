@@ -20,9 +20,9 @@ from collections.abc import Sequence
 
 from anyarray_nn import Network
 from anyarray_nn.data import BatchIterator
-from anyarray_nn.experiments.runner import prepare_data
+from anyarray_nn.experiments import prepare_data
 from anyarray_nn.metrics import evaluate
-from anyarray_nn.training.loop import train
+from anyarray_nn.training import train
 
 
 def main(argv: Sequence[str] | None = None) -> float:

@@ -13,8 +13,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from anyarray_nn.experiments.paper import PAPER_STEPS, PaperRow, format_paper_table, run_paper
-from anyarray_nn.experiments.runner import prepare_data
+from anyarray_nn.experiments import (
+    PAPER_STEPS,
+    PaperRow,
+    format_paper_table,
+    prepare_data,
+    run_paper,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> list[PaperRow]:

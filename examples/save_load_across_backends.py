@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from anyarray_nn.backend import to_numpy
-from anyarray_nn.experiments.runner import NetworkSpec, prepare_data, run_experiment
+from anyarray_nn.experiments import NetworkSpec, prepare_data, run_experiment
 from anyarray_nn.persistence import load_network, read_metadata, save_network
-from anyarray_nn.training.loop import TrainingConfig
+from anyarray_nn.training import TrainingConfig
 
 
 def main(argv: Sequence[str] | None = None) -> bool:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from anyarray_nn.experiments.runner import NetworkSpec, prepare_data, run_experiment
-from anyarray_nn.training.loop import TrainingConfig
+from anyarray_nn.experiments import NetworkSpec, prepare_data, run_experiment
+from anyarray_nn.training import TrainingConfig
 
 
 def main(argv: Sequence[str] | None = None) -> float:

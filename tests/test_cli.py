@@ -190,7 +190,7 @@ def test_load_digit_image_inversion(tmp_path: Path) -> None:
 def test_plots_from_python(tmp_path: Path) -> None:
     from anyarray_nn.metrics import evaluate
     from anyarray_nn.plots import save_training_plots
-    from anyarray_nn.training.loop import train
+    from anyarray_nn.training import train
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, size=(64, 28, 28)).astype(np.uint8)

@@ -11,7 +11,7 @@ import pytest
 import anyarray_nn.training.loop as training_module
 from anyarray_nn import Network
 from anyarray_nn.backend import Backend
-from anyarray_nn.training.loop import (
+from anyarray_nn.training import (
     DivergenceError,
     TrainingConfig,
     scheduled_learning_rate,

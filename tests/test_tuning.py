@@ -23,8 +23,8 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from anyarray_nn.cli.tune import main  # noqa: E402
-from anyarray_nn.experiments.runner import DataSplits  # noqa: E402
-from anyarray_nn.tuning.search import (  # noqa: E402
+from anyarray_nn.experiments import DataSplits  # noqa: E402
+from anyarray_nn.tuning import (  # noqa: E402
     Choice,
     FloatRange,
     SearchSpace,

@@ -43,7 +43,7 @@ from ..data import ChecksumError, DownloadError, IDXFormatError, MNISTNotFoundEr
 from ..nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..nn.initializers import INITS
 from ..persistence import ModelFileError
-from ..training.loop import DEFAULT_LEARNING_RATES, SCHEDULES, DivergenceError
+from ..training import DEFAULT_LEARNING_RATES, SCHEDULES, DivergenceError
 from .options import finite_float, non_negative_int, positive_int
 
 __all__ = ["EXIT_ERROR", "EXIT_USAGE", "REGISTRARS", "TRAIN_DEFAULTS", "build_parser", "main"]
@@ -169,7 +169,7 @@ def _device(text: str | None) -> Any:
 
 
 def _load_data(args: argparse.Namespace, **kwargs: Any) -> Any:
-    from ..experiments.runner import prepare_data
+    from ..experiments import prepare_data
 
     data_dir = args.data_dir
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
@@ -393,8 +393,8 @@ def add_train_parser(subparsers: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..experiments.runner import NetworkSpec, run_experiment
-    from ..training.loop import TrainingConfig
+    from ..experiments import NetworkSpec, run_experiment
+    from ..training import TrainingConfig
 
     if args.patience is not None and not args.validation_size:
         raise UsageError("--patience needs a validation set: add --validation-size N")
@@ -711,7 +711,7 @@ def add_paper_parser(subparsers: Any) -> None:
 
 def cmd_paper(args: argparse.Namespace) -> int:
     from ..backend import resolve_backend
-    from ..experiments.paper import PAPER_ACCURACY, format_paper_table, run_paper
+    from ..experiments import PAPER_ACCURACY, format_paper_table, run_paper
 
     backend = resolve_backend(args.backend, _device(args.device))
     t0 = time.perf_counter()

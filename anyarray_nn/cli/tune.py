@@ -149,8 +149,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the ``tune`` command; return the exit code."""
     from ..backend import BackendUnavailableError
-    from ..experiments.runner import prepare_data
-    from ..tuning.search import SearchSpace, TuningError, save_plots, tune, write_json
+    from ..experiments import prepare_data
+    from ..tuning import SearchSpace, TuningError, save_plots, tune, write_json
 
     try:  # on SIGTERM, close the running trial as interrupted (main thread only)
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)

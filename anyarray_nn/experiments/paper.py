@@ -27,7 +27,7 @@ from typing import Any
 
 from ..backend import Backend
 from ..data import expand_with_shifts
-from ..training.loop import TrainingConfig
+from ..training import TrainingConfig
 from .runner import DataSplits, NetworkSpec, run_experiment
 
 __all__ = [

@@ -18,7 +18,7 @@ from ..backend import Backend
 from ..data import load_mnist, train_validation_split
 from ..metrics import Evaluation, evaluate
 from ..nn.network import Network
-from ..training.loop import History, TrainingConfig, train
+from ..training import History, TrainingConfig, train
 
 __all__ = ["DataSplits", "ExperimentResult", "NetworkSpec", "prepare_data", "run_experiment"]
 

@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..backend import Backend, resolve_backend
-from ..experiments.runner import DataSplits
+from ..experiments import DataSplits
 from ..metrics import evaluate
-from ..training.loop import DivergenceError, EpochRecord, train
+from ..training import DivergenceError, EpochRecord, train
 from .samplers import SAMPLERS, make_sampler
 from .space import DEFAULT_SPACE, Choice, FloatRange, IntRange, SearchSpace, build
 from .storage import (

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..experiments.runner import NetworkSpec
-from ..training.loop import TrainingConfig
+from ..experiments import NetworkSpec
+from ..training import TrainingConfig
 
 if TYPE_CHECKING:
     import optuna
