@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pytest
 
-import anyarray_nn.training.loop as training_module
+import anyarray_nn.training.epoch as epoch_module
 from anyarray_nn import Network
 from anyarray_nn.backend import Backend
 from anyarray_nn.training import (
     DivergenceError,
+    EpochRecord,
     TrainingConfig,
     scheduled_learning_rate,
     train,
@@ -78,7 +79,7 @@ def test_resume_equals_uninterrupted_run(tmp_path) -> None:
     class StopError(Exception):
         pass
 
-    def stop_after_two(record: training_module.EpochRecord) -> None:
+    def stop_after_two(record: EpochRecord) -> None:
         if record.epoch == 2:
             raise StopError
 
@@ -162,13 +163,13 @@ def test_divergence_in_first_epoch_keeps_initial_weights() -> None:
 def test_one_device_read_per_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
     images, labels = _digits()
     reads = []
-    real = training_module.to_numpy
+    real = epoch_module.to_numpy
 
     def counting(x):  # type: ignore[no-untyped-def]
         reads.append(x.shape)
         return real(x)
 
-    monkeypatch.setattr(training_module, "to_numpy", counting)
+    monkeypatch.setattr(epoch_module, "to_numpy", counting)
     import anyarray_nn.backend as backend_module
     import anyarray_nn.nn.network as network_module
 

@@ -89,7 +89,7 @@ class NetworkSpec:
 
 @dataclass
 class ExperimentResult:
-    """A trained network with its history and test (or held-out) evaluation."""
+    """A trained network with its history and test evaluation."""
 
     network: Network
     history: History
@@ -146,15 +146,13 @@ def run_experiment(
     *,
     backend: str | ModuleType | Backend = "numpy",
     device: Any = None,
-    evaluate_on: str = "test",
     **train_kwargs: Any,
 ) -> ExperimentResult:
-    """Build a network from ``spec``, train it on ``data`` with ``config``, evaluate it.
+    """Build a network from ``spec``, train it on ``data`` with ``config``, evaluate it on the
+    test set.
 
     Parameters
     ----------
-    evaluate_on : {"test", "validation"}
-        The set of the final evaluation (hyper-parameter searches use ``"validation"``).
     **train_kwargs
         Passed to :func:`anyarray_nn.training.loop.train` (``progress``, ``checkpoint``, ...).
     """
@@ -170,12 +168,7 @@ def run_experiment(
         config=config,
         **train_kwargs,
     )
-    if evaluate_on == "validation":
-        if data.validation is None:
-            raise ValueError("evaluate_on='validation' needs a validation split")
-        evaluation = evaluate(network, *data.validation)
-    else:
-        evaluation = evaluate(network, data.test_images, data.test_labels)
+    evaluation = evaluate(network, data.test_images, data.test_labels)
     seconds = time.perf_counter() - t0
     return ExperimentResult(
         network=network,

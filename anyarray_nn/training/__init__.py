@@ -7,7 +7,9 @@ from .config import (
     TrainingConfig,
     scheduled_learning_rate,
 )
-from .loop import DivergenceError, EpochRecord, History, train
+from .divergence import DivergenceError
+from .history import EpochRecord, History
+from .loop import train
 
 __all__ = [
     "DEFAULT_LEARNING_RATES",

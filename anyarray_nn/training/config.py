@@ -16,6 +16,7 @@ __all__ = [
     "MNIST_RECIPE",
     "SCHEDULES",
     "TrainingConfig",
+    "merge_config",
     "scheduled_learning_rate",
 ]
 
@@ -93,6 +94,28 @@ class TrainingConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def merge_config(config: TrainingConfig | None, overrides: dict[str, Any]) -> TrainingConfig:
+    """The configuration of a run: ``config`` (or the defaults) with ``overrides`` applied.
+
+    Without ``config`` and without a ``learning_rate`` override, the optimiser's rate from
+    :data:`DEFAULT_LEARNING_RATES` applies (not the field's default, which suits Adam only).
+
+    Raises
+    ------
+    TypeError
+        An override that is not a field; ``ValueError`` for a bad value.
+    """
+    if config is None:
+        if "learning_rate" not in overrides:
+            name = str(overrides.get("optimizer", TrainingConfig.optimizer))
+            rate = DEFAULT_LEARNING_RATES.get(name, TrainingConfig.learning_rate)
+            overrides = {**overrides, "learning_rate": rate}
+        return TrainingConfig(**overrides)
+    if overrides:
+        return TrainingConfig(**{**config.to_dict(), **overrides})
+    return config
 
 
 def scheduled_learning_rate(config: TrainingConfig, epoch: int) -> float:

@@ -1,0 +1,81 @@
+"""Early stopping on the validation accuracy: the best epoch, patience, the best weights.
+
+:class:`EarlyStopping` follows the best validation accuracy of a run (the history's
+``best_epoch`` is set with or without patience); with a ``patience`` it also stops the run
+after that many epochs without improvement and puts the best epoch's weights back at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..nn.network import Network
+from .history import EpochRecord, History
+
+__all__ = ["EarlyStopping"]
+
+
+class EarlyStopping:
+    """Best-epoch tracking and patience over the validation accuracy.
+
+    Parameters
+    ----------
+    patience : int or None
+        Stop after this many epochs without a better validation accuracy; ``None``: never
+        stop, only track the best epoch.
+
+    Attributes
+    ----------
+    best_accuracy : float
+        The best validation accuracy so far (-1 before the first epoch).
+    epochs_without_improvement : int
+    best_parameters : list of arrays or None
+        Device copies of the best epoch's parameters (kept only with a ``patience``).
+    """
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience = patience
+        self.best_accuracy = -1.0
+        self.epochs_without_improvement = 0
+        self.best_parameters: list[Any] | None = None
+
+    def update(self, record: EpochRecord, network: Network, history: History) -> bool:
+        """Take in an epoch's record; return whether it is the best epoch so far.
+
+        Sets ``history.best_epoch`` on improvement and ``history.stopped_early`` when the
+        patience runs out.  A record without validation accuracy changes nothing.
+        """
+        accuracy = record.validation_accuracy
+        if accuracy is None:
+            return False
+        improved = accuracy > self.best_accuracy
+        if improved:
+            self.best_accuracy = accuracy
+            history.best_epoch = record.epoch
+            self.epochs_without_improvement = 0
+            if self.patience is not None:
+                self.best_parameters = network.copy_parameters()
+        else:
+            self.epochs_without_improvement += 1
+        if self.patience is not None and self.epochs_without_improvement >= self.patience:
+            history.stopped_early = True
+        return improved
+
+    def restore_best(self, network: Network) -> None:
+        """With a ``patience``: put the best epoch's parameters back into ``network``."""
+        if self.patience is not None and self.best_parameters is not None:
+            network.load_parameters(self.best_parameters)
+
+    def state(self) -> dict[str, Any]:
+        """The JSON-ready values a checkpoint keeps to resume the tracking."""
+        return {
+            "best_accuracy": self.best_accuracy,
+            "epochs_without_improvement": self.epochs_without_improvement,
+        }
+
+    def load_state(self, state: dict[str, Any], best_parameters: list[Any] | None) -> None:
+        """Resume from a checkpoint's ``state`` and the best model file's parameters."""
+        self.best_accuracy = float(state.get("best_accuracy", -1.0))
+        self.epochs_without_improvement = int(state.get("epochs_without_improvement", 0))
+        if self.patience is not None:
+            self.best_parameters = best_parameters

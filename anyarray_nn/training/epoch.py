@@ -1,0 +1,209 @@
+"""One epoch of mini-batch gradient descent, measured on the device.
+
+:func:`run_epoch` runs the step (back-propagation, then the optimiser) over every batch and
+adds up, *on the device*, what the epoch measures: the cost, the correct predictions and, with
+diagnostics, the mean ``|delta|`` and the saturated units per layer.  The host reads one small
+vector back per epoch (with the validation scores), never per batch.  :func:`make_batches`
+builds the batch iterators the epochs run over.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..backend import to_numpy
+from ..data.batches import BatchIterator
+from ..nn.network import Gradients, Network
+from ..nn.optimizers import Optimizer
+from .config import TrainingConfig
+from .history import EpochRecord
+from .progress import ProgressBar
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["make_batches", "run_epoch", "score_batches"]
+
+
+def make_batches(
+    network: Network,
+    images: np.ndarray,
+    labels: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    config: TrainingConfig,
+    memory_budget: int | None,
+) -> tuple[BatchIterator, BatchIterator | None]:
+    """The shuffled (and shifted) training batches and, with a validation set, its batches.
+
+    Validation batches are at least 1024 samples: they only run the forward pass.
+    """
+    batches = BatchIterator(
+        images,
+        labels,
+        batch_size=config.batch_size,
+        backend=network.backend,
+        dtype=network.dtype_name,
+        shuffle=True,
+        seed=config.seed,
+        num_classes=network.sizes[-1],
+        memory_budget=memory_budget,
+        max_shift=config.max_shift,
+        image_shape=_image_shape(images, network),
+    )
+    if validation is None:
+        return batches, None
+    val_batches = BatchIterator(
+        validation[0],
+        validation[1],
+        batch_size=max(config.batch_size, 1024),
+        backend=network.backend,
+        dtype=network.dtype_name,
+        shuffle=False,
+        num_classes=network.sizes[-1],
+        image_shape=_image_shape(validation[0], network),
+    )
+    return batches, val_batches
+
+
+def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:
+    """(height, width) of the images, for the shifts: square unless they say otherwise."""
+    if len(images.shape) == 3:
+        return (int(images.shape[1]), int(images.shape[2]))
+    n = network.sizes[0]
+    side = math.isqrt(n)
+    return (side, side) if side * side == n else (1, n)
+
+
+class _Sums:
+    """The epoch's running sums, as 0-d device arrays (no host read while they grow)."""
+
+    def __init__(self, network: Network, diagnostics: bool) -> None:
+        self.network = network
+        self.diagnostics = diagnostics
+        xp = network.xp
+        zero = xp.zeros((), dtype=network.dtype, device=network.device)
+        self.cost, self.correct = zero, zero
+        self.deltas = [zero] * network.n_layers
+        self.saturation = [zero] * network.n_layers
+        self.n_batches = 0
+
+    def add(self, grads: Gradients, Y: Any) -> None:
+        """Add one batch: its summed cost, its hits and (with diagnostics) its layers."""
+        network, xp = self.network, self.network.xp
+        A = grads.activations
+        self.cost = self.cost + grads.cost * float(A[0].shape[0])  # A^0 is the batch X
+        hits = xp.argmax(A[-1], axis=1) == xp.argmax(Y, axis=1)
+        self.correct = self.correct + xp.sum(xp.astype(hits, network.dtype))
+        if self.diagnostics:
+            L = network.n_layers
+            for l in range(L):
+                self.deltas[l] = self.deltas[l] + xp.mean(xp.abs(grads.deltas[l]))
+                phi = network.output_activation if l == L - 1 else network.hidden_activation
+                saturated = xp.astype(phi.saturated(xp, A[l + 1]), network.dtype)
+                self.saturation[l] = self.saturation[l] + xp.mean(saturated)
+        self.n_batches += 1
+
+    def scalars(self) -> list[Any]:
+        return [self.cost, self.correct, *self.deltas, *self.saturation]
+
+
+def score_batches(network: Network, batches: BatchIterator) -> tuple[Any, Any]:
+    """Summed cost and number of correct predictions over ``batches``, on the device."""
+    xp = network.xp
+    cost_sum = xp.zeros((), dtype=network.dtype, device=network.device)
+    correct = xp.zeros((), dtype=network.dtype, device=network.device)
+    for X, Y in batches:
+        _, As, value = network.forward_with_cost(X, Y)
+        cost_sum = cost_sum + value * float(X.shape[0])
+        hits = xp.argmax(As[-1], axis=1) == xp.argmax(Y, axis=1)
+        correct = correct + xp.sum(xp.astype(hits, network.dtype))
+    return cost_sum, correct
+
+
+def run_epoch(
+    network: Network,
+    optimizer: Optimizer,
+    batches: BatchIterator,
+    validation: BatchIterator | None,
+    *,
+    epoch: int,
+    learning_rate: float,
+    weight_decay: float,
+    diagnostics: bool,
+    progress: ProgressBar,
+) -> tuple[EpochRecord, bool]:
+    """Train ``network`` for one epoch at ``learning_rate`` and measure it.
+
+    Parameters
+    ----------
+    network : Network
+    optimizer : Optimizer
+    batches : BatchIterator
+        The training batches (shuffled anew by each pass).
+    validation : BatchIterator, optional
+        Scored after the epoch's last step.
+    epoch : int
+        The 1-based number of the epoch, for its record.
+    learning_rate : float
+        Set on the optimiser for the epoch.
+    weight_decay : float
+        L2 coefficient ``lambda``.
+    diagnostics : bool
+        Measure mean ``|delta|`` and saturation per layer.
+    progress : ProgressBar
+        Counts the batches.
+
+    Returns
+    -------
+    record : EpochRecord
+    finite : bool
+        Whether every measured value is finite (false: the run diverged).
+    """
+    xp = network.xp
+    optimizer.learning_rate = learning_rate
+    t0 = time.perf_counter()
+    sums = _Sums(network, diagnostics)
+    for X, Y in batches:
+        grads = network.backprop(X, Y, weight_decay)
+        network.apply_gradients(optimizer, grads)
+        sums.add(grads, Y)
+        progress.update(1)
+    scalars = sums.scalars()
+    if validation is not None:
+        scalars += list(score_batches(network, validation))
+    # The one device-to-host read of the epoch.
+    values = [float(v) for v in to_numpy(xp.stack(scalars)).tolist()]
+    seconds = time.perf_counter() - t0
+    record = _record(values, epoch, learning_rate, seconds, sums, batches, validation)
+    return record, all(math.isfinite(v) for v in values)
+
+
+def _record(
+    values: list[float],
+    epoch: int,
+    learning_rate: float,
+    seconds: float,
+    sums: _Sums,
+    batches: BatchIterator,
+    validation: BatchIterator | None,
+) -> EpochRecord:
+    """The epoch's record from the host ``values`` of :meth:`_Sums.scalars` (+ validation)."""
+    n_seen = max(batches.n_samples, 1)
+    record = EpochRecord(
+        epoch=epoch,
+        train_cost=float(values[0] / n_seen),
+        train_accuracy=float(values[1] / n_seen),
+        learning_rate=learning_rate,
+        seconds=seconds,
+    )
+    L, n_batches = len(sums.deltas), sums.n_batches
+    if sums.diagnostics and n_batches:
+        record.mean_abs_delta = [float(v / n_batches) for v in values[2 : 2 + L]]
+        record.saturation = [float(v / n_batches) for v in values[2 + L : 2 + 2 * L]]
+    if validation is not None:
+        n_val = max(validation.n_samples, 1)
+        record.validation_cost = float(values[-2] / n_val)
+        record.validation_accuracy = float(values[-1] / n_val)
+    return record
