@@ -9,9 +9,7 @@ early-stopping counters): resuming from it continues the run bit for bit.  Besid
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..nn.network import Network
 from ..nn.optimizers import Optimizer
@@ -19,6 +17,9 @@ from ..persistence import load_checkpoint, load_network, save_checkpoint, save_n
 from .config import TrainingConfig
 from .early_stopping import EarlyStopping
 from .history import History
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Checkpoints", "check_resumed_config"]
 
@@ -30,24 +31,39 @@ class Checkpoints:
     ----------
     path : path or None
         The checkpoint file, written atomically after every epoch.
+    network : Network
+    optimizer : Optimizer
+    config : TrainingConfig
+        The run's configuration; a resumed checkpoint must agree with it (but for
+        ``epochs``).
+    rng : numpy.random.Generator
+        The host generator of the batch order and shifts.
+    stopping : EarlyStopping
+        Its counters are saved and resumed with the run.
     """
 
-    def __init__(self, path: str | Path | None) -> None:
-        self.path = Path(path) if path is not None else None
-        self.best_path = self.path.with_name(self.path.name + ".best.npz") if self.path else None
-
-    def resume(
+    def __init__(
         self,
+        path: str | Path | None,
         network: Network,
         optimizer: Optimizer,
-        rng: np.random.Generator,
         config: TrainingConfig,
+        rng: np.random.Generator,
         stopping: EarlyStopping,
-    ) -> tuple[int, History]:
-        """Restore a run from the checkpoint, when it exists.
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.best_path = self.path.with_name(self.path.name + ".best.npz") if self.path else None
+        self.network = network
+        self.optimizer = optimizer
+        self.config = config
+        self.rng = rng
+        self.stopping = stopping
 
-        Loads the network, the optimiser, the batch order's ``rng`` and the early-stopping
-        counters in place.
+    def resume(self) -> tuple[int, History]:
+        """Restore the run from the checkpoint, when it exists.
+
+        Loads the network, the optimiser, the generator and the early-stopping counters in
+        place.
 
         Returns
         -------
@@ -64,49 +80,39 @@ class Checkpoints:
         """
         if self.path is None or not self.path.exists():
             return 0, History()
-        meta = load_checkpoint(self.path, network, optimizer)
-        check_resumed_config(self.path, meta["state"].get("config", {}), config)
-        rng.bit_generator.state = meta["rng_state"]
+        meta = load_checkpoint(self.path, self.network, self.optimizer)
+        check_resumed_config(self.path, meta["state"].get("config", {}), self.config)
+        self.rng.bit_generator.state = meta["rng_state"]
         state = meta["state"]
         history = History.from_dict(state["history"])
         best = None
         if self.best_path is not None and self.best_path.exists():
-            best = load_network(self.best_path, network.backend).parameters
-        stopping.load_state(state, best)
+            best = load_network(self.best_path, self.network.backend).parameters
+        self.stopping.load_state(state, best)
         return int(meta["epoch"]), history
 
-    def save(
-        self,
-        network: Network,
-        optimizer: Optimizer,
-        *,
-        epoch: int,
-        rng: np.random.Generator,
-        config: TrainingConfig,
-        history: History,
-        stopping: EarlyStopping,
-    ) -> None:
-        """Write the checkpoint after (1-based) ``epoch``."""
+    def save(self, epoch: int, history: History) -> None:
+        """Write the checkpoint after (1-based) ``epoch``, whose record ends ``history``."""
         if self.path is None:
             return
         state: dict[str, Any] = {
-            "config": config.to_dict(),
+            "config": self.config.to_dict(),
             "history": history.to_dict(),
-            **stopping.state(),
+            **self.stopping.state(),
         }
         save_checkpoint(
             self.path,
-            network,
-            optimizer,
+            self.network,
+            self.optimizer,
             epoch=epoch,
-            rng_state=rng.bit_generator.state,
+            rng_state=self.rng.bit_generator.state,
             state=state,
         )
 
-    def save_best(self, network: Network) -> None:
-        """Write ``network`` as the best model so far."""
+    def save_best(self) -> None:
+        """Write the network as the best model so far."""
         if self.best_path is not None:
-            save_network(network, self.best_path)
+            save_network(self.network, self.best_path)
 
 
 def check_resumed_config(path: Path, saved: dict[str, Any], config: TrainingConfig) -> None:

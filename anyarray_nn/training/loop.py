@@ -101,10 +101,9 @@ def train(
     if config.patience is not None and validation is None:
         raise ValueError("early stopping (patience) needs a validation set")
     batches, val_batches = make_batches(network, images, labels, validation, config, memory_budget)
-    checkpoints, stopping = Checkpoints(checkpoint), EarlyStopping(config.patience)
-    start_epoch, history = 0, History()
-    if resume:
-        start_epoch, history = checkpoints.resume(network, optimizer, batches.rng, config, stopping)
+    stopping = EarlyStopping(config.patience)
+    checkpoints = Checkpoints(checkpoint, network, optimizer, config, batches.rng, stopping)
+    start_epoch, history = checkpoints.resume() if resume else (0, History())
     last_good = LastGoodEpoch(network, optimizer)
     bar = ProgressBar(progress, (config.epochs - start_epoch) * len(batches))
     # A diverging run overflows; NumPy (and array_api_strict, built on it) would warn at
@@ -129,17 +128,9 @@ def train(
             last_good.check(finite, epoch, lr, history)
             history.records.append(record)
             if stopping.update(record, network, history):
-                checkpoints.save_best(network)
+                checkpoints.save_best()
             bar.epoch_done(record)
-            checkpoints.save(
-                network,
-                optimizer,
-                epoch=epoch,
-                rng=batches.rng,
-                config=config,
-                history=history,
-                stopping=stopping,
-            )
+            checkpoints.save(epoch, history)
             if callback is not None:
                 callback(record)
     stopping.restore_best(network)
