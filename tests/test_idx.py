@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from anyarray_nn.data.idx import IDXFormatError, load_idx_pair, read_idx, write_idx
-from anyarray_nn.data.mnist import (
+from anyarray_nn.data import (
     MNIST_FILES,
     ChecksumError,
     MNISTNotFoundError,
