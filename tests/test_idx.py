@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anyarray_nn.data.idx import IDXFormatError, load_idx_pair, read_idx, write_idx
 from anyarray_nn.data import (
     MNIST_FILES,
     ChecksumError,
@@ -24,6 +23,7 @@ from anyarray_nn.data import (
     load_mnist,
     train_validation_split,
 )
+from anyarray_nn.data.idx import IDXFormatError, load_idx_pair, read_idx, write_idx
 
 N_TRAIN, N_TEST = 12, 6
 
