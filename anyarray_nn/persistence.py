@@ -5,14 +5,14 @@ state ``opt0``, ``opt1``, ...) and one JSON entry ``metadata`` (format version, 
 dtype, training configuration, ...).  Nothing is pickled: files are read with
 ``allow_pickle=False``, and the metadata is validated against the arrays before a network is
 built.  Writes go to a temporary file in the same folder that is renamed over the target only
-when complete, so an interrupted save never leaves a half-written model behind.
+when complete (:func:`anyarray_nn.files.atomic_write`), so an interrupted save never leaves
+a half-written model behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .backend import Backend, from_numpy, to_numpy
+from .files import atomic_write
 from .nn.network import Network
 from .nn.optimizers import Optimizer
 
@@ -48,19 +49,8 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str,
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(arrays)
     payload["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
-    # A random hidden name in the same folder (os.replace is atomic within one file system),
-    # created like a normal file (mode 0o666 less the umask; mkstemp would make it 0o600).
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as file:
+        np.savez(file, **payload)
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -8,9 +8,10 @@
 * :func:`save_training_plots` -- all that apply, as PNG files in a folder.
 
 Each function returns a :class:`matplotlib.figure.Figure` and saves it when ``path`` is
-given.  Figures are built without :mod:`matplotlib.pyplot` (no global state, no window):
-they render with the Agg backend, so this works on servers and in tests.  Matplotlib is
-imported only when a function is called.
+given (atomically, through :func:`anyarray_nn.files.atomic_write`).  Figures are built
+without :mod:`matplotlib.pyplot` (no global state, no window): they render with the Agg
+backend, so this works on servers and in tests.  Matplotlib is imported only when a
+function is called.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .files import atomic_write
 
 __all__ = [
     "plot_confusion_matrix",
@@ -45,10 +48,15 @@ def _figure(figsize: tuple[float, float]) -> Any:
 
 
 def _save(fig: Any, path: str | os.PathLike[str] | None) -> None:
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
+    """Save ``fig`` atomically; the format follows the suffix, PNG (appended) without one."""
+    if path is None:
+        return
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")  # what matplotlib's savefig(path) does
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as file:
+        fig.savefig(file, format=path.suffix[1:].lower(), dpi=100)
 
 
 def plot_learning_curves(history: Any, path: str | os.PathLike[str] | None = None) -> Any:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anyarray_nn.data.mnist import (
+from anyarray_nn.data import (
     MNIST_FILES,
     DownloadError,
     MNISTNotFoundError,

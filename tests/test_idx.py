@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anyarray_nn.data.idx import IDXFormatError, load_idx_pair, read_idx, write_idx
-from anyarray_nn.data.mnist import (
+from anyarray_nn.data import (
     MNIST_FILES,
     ChecksumError,
     MNISTNotFoundError,
@@ -24,6 +23,7 @@ from anyarray_nn.data.mnist import (
     load_mnist,
     train_validation_split,
 )
+from anyarray_nn.data.idx import IDXFormatError, load_idx_pair, read_idx, write_idx
 
 N_TRAIN, N_TEST = 12, 6
 

@@ -421,3 +421,40 @@ def test_optimizer_count_mismatch(checkpoint_file: Path) -> None:
     broken = _rewrite(checkpoint_file, optimizer={**meta["optimizer"], "n_state": 3})
     with pytest.raises(ModelFileError, match="3 optimiser arrays do not match 4 parameters"):
         load_checkpoint(broken, Network(SIZES, activation="tanh", seed=1), Adam(0.05))
+
+
+# --------------------------------------------------------------------------------------
+# files written by earlier versions
+# --------------------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_model_file_of_the_first_format_loads() -> None:
+    # Written before issue 10 (the package split) by save_network; must load unchanged.
+    path = DATA / "model_v1.npz"
+    net = load_network(path)
+    with np.load(path, allow_pickle=False) as raw:
+        W0, b0, W1, b1 = (raw[k] for k in ("W0", "b0", "W1", "b1"))
+    assert net.config()["sizes"] == [6, 5, 4]
+    assert read_metadata(path)["training"]["epochs"] == 3
+    X = _data(1)[0].astype(np.float32)
+    # An independent forward pass over the raw arrays: tanh hidden layer, softmax output.
+    Z = np.tanh(X @ W0.T + b0) @ W1.T + b1
+    expected = np.exp(Z - Z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(_outputs(net), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_of_the_first_format_resumes() -> None:
+    path = DATA / "checkpoint_v1.npz"
+    net = Network(SIZES, activation="tanh", dtype="float32", seed=0)
+    optimizer = Adam(0.05)
+    metadata = load_checkpoint(path, net, optimizer)
+    assert metadata["epoch"] == 3
+    assert metadata["state"] == {"history": [{"epoch": 1, "train_cost": 1.25}]}
+    assert optimizer.steps == 3
+    assert len(optimizer.state_arrays()) == 8
+    with np.load(path, allow_pickle=False) as raw:
+        np.testing.assert_array_equal(to_numpy(net.parameters[0]), raw["W0"])
+        np.testing.assert_array_equal(to_numpy(optimizer.state_arrays()[0]), raw["opt0"])

@@ -1,4 +1,4 @@
-"""Data on the host: MNIST loading (IDX files, download, checksums), batches, augmentation.
+"""Data on the host: IDX files, MNIST (files, download, loading), splits, batches, augmentation.
 
 Everything in this package works on host NumPy arrays; the training loop copies batches to
 the device of its backend.
@@ -13,22 +13,19 @@ Examples
 
 from .augment import expand_with_shifts, shift_images
 from .batches import BatchIterator
+from .download import MNIST_MIRRORS, DownloadError, download_mnist
 from .idx import IDXFormatError, load_idx_pair, read_idx, write_idx
-from .mnist import (
+from .mnist import MNIST, load_mnist
+from .mnist_files import (
     DATA_ENV_VAR,
-    MNIST,
     MNIST_FILES,
-    MNIST_MIRRORS,
     MNIST_SHA256,
     ChecksumError,
-    DownloadError,
     MNISTNotFoundError,
     default_cache_dir,
-    download_mnist,
     find_mnist_files,
-    load_mnist,
-    train_validation_split,
 )
+from .splits import train_validation_split
 
 __all__ = [
     "DATA_ENV_VAR",

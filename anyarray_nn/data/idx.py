@@ -28,20 +28,16 @@ import gzip
 import hashlib
 import math
 import os
-import secrets
 import zlib
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-__all__ = [
-    "IDXFormatError",
-    "load_idx_pair",
-    "read_idx",
-    "write_idx",
-]
+from ..files import atomic_write
+
+__all__ = ["IDXFormatError", "load_idx_pair", "read_idx", "write_idx"]
 
 PathLike = str | os.PathLike[str]
 
@@ -110,10 +106,11 @@ def _read_idx(
 ) -> tuple[np.ndarray, str | None]:
     """Read and check one IDX file; optionally hash its decompressed bytes on the way.
 
-    Returns the array in native byte order and, when ``want_sha256``, the hex SHA-256 of
-    the decompressed file (header and payload).  The payload is decompressed straight into
-    the returned array (no intermediate ``bytes`` object), so a 47 MB MNIST file costs one
-    buffer and one pass.
+    The steps: the header (magic number, dimensions), the promised size against the file's,
+    the payload, the checksum, native byte order.  Returns the array and, when
+    ``want_sha256``, the hex SHA-256 of the decompressed file (header and payload).  The
+    payload is decompressed straight into the returned array (no intermediate ``bytes``
+    object), so a 47 MB MNIST file costs one buffer and one pass.
     """
     path = Path(path)
     with contextlib.ExitStack() as stack:
@@ -125,38 +122,41 @@ def _read_idx(
         if compressed:
             stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
         try:
-            return _parse(path, stream, compressed, file_size, ndim, dtype, want_sha256)
+            header = _read_header(path, stream, ndim, dtype)
+            _check_payload_size(path, header, compressed, file_size)
+            flat = _read_payload(path, stream, header, compressed)
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             # Only gzip can raise these here: a truncated or damaged compressed stream.
             raise IDXFormatError(path, f"broken gzip stream ({type(exc).__name__}: {exc})") from exc
-    raise AssertionError("unreachable")  # pragma: no cover - keeps type checkers content
+    digest = None
+    if want_sha256:  # of the decompressed file: header and payload bytes
+        sha = hashlib.sha256(header.magic + header.dims)
+        sha.update(flat.view(np.uint8))
+        digest = sha.hexdigest()
+    return _native(flat, header), digest
 
 
-def _parse(
-    path: Path,
-    stream: BinaryIO,
-    compressed: bool,
-    file_size: int,
-    ndim: int | None,
-    dtype: np.dtype | type | None,
-    want_sha256: bool,
-) -> tuple[np.ndarray, str | None]:
+@dataclass(frozen=True)
+class _Header:
+    """The checked header of an IDX file: raw bytes (for the checksum), dtype and shape."""
+
+    magic: bytes
+    dims: bytes
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+    @property
+    def payload_size(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _read_header(
+    path: Path, stream: BinaryIO, ndim: int | None, dtype: np.dtype | type | None
+) -> _Header:
+    """Read the magic number and the dimensions; check them against what is expected."""
     magic = _read_exact(stream, 4)
-    if len(magic) == 0:
-        raise IDXFormatError(path, "file is empty")
-    if len(magic) < 4:
-        raise IDXFormatError(path, f"file too short for an IDX header ({len(magic)} bytes)")
-    if magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
-        raise IDXFormatError(
-            path,
-            f"bad magic number 0x{magic.hex()}: an IDX file starts with 00 00, a type code "
-            f"in {{{', '.join(f'{t:02x}' for t in _IDX_TYPES)}}} and the dimension count "
-            "(is this an IDX file?)",
-        )
-    file_dtype = _IDX_TYPES[magic[2]]
+    file_dtype = _check_magic(path, magic)
     file_ndim = magic[3]
-    if file_ndim == 0:
-        raise IDXFormatError(path, "the header declares 0 dimensions")
     if ndim is not None and file_ndim != ndim:
         raise IDXFormatError(
             path,
@@ -169,17 +169,36 @@ def _parse(
             f"holds {file_dtype.newbyteorder('=').name} values (magic 0x{magic.hex()}), "
             f"expected {np.dtype(dtype).name}",
         )
-
-    dims_bytes = _read_exact(stream, 4 * file_ndim)
-    if len(dims_bytes) < 4 * file_ndim:
+    dims = _read_exact(stream, 4 * file_ndim)
+    if len(dims) < 4 * file_ndim:
         raise IDXFormatError(path, f"header truncated: {file_ndim} dimensions declared")
-    shape = tuple(int(d) for d in np.frombuffer(dims_bytes, dtype=">u4"))
-    header_size = 4 + 4 * file_ndim
-    payload_size = math.prod(shape) * file_dtype.itemsize
+    shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+    return _Header(magic, dims, file_dtype, shape)
 
-    # Check the promised size against what the file can hold before allocating it.
+
+def _check_magic(path: Path, magic: bytes) -> np.dtype:
+    """The payload dtype named by a 4-byte magic number, or :class:`IDXFormatError`."""
+    if len(magic) == 0:
+        raise IDXFormatError(path, "file is empty")
+    if len(magic) < 4:
+        raise IDXFormatError(path, f"file too short for an IDX header ({len(magic)} bytes)")
+    if magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+        raise IDXFormatError(
+            path,
+            f"bad magic number 0x{magic.hex()}: an IDX file starts with 00 00, a type code "
+            f"in {{{', '.join(f'{t:02x}' for t in _IDX_TYPES)}}} and the dimension count "
+            "(is this an IDX file?)",
+        )
+    if magic[3] == 0:
+        raise IDXFormatError(path, "the header declares 0 dimensions")
+    return _IDX_TYPES[magic[2]]
+
+
+def _check_payload_size(path: Path, header: _Header, compressed: bool, file_size: int) -> None:
+    """Check the promised size against what the file can hold, before allocating it."""
+    shape, payload_size = header.shape, header.payload_size
     if not compressed:
-        actual = file_size - header_size
+        actual = file_size - len(header.magic) - len(header.dims)
         if actual < payload_size:
             raise IDXFormatError(
                 path,
@@ -191,44 +210,45 @@ def _parse(
                 path,
                 f"{actual - payload_size} trailing bytes after the payload of shape {shape}",
             )
-    elif header_size + payload_size > _MAX_DEFLATE_RATIO * file_size + 1024:
+    elif (
+        len(header.magic) + len(header.dims) + payload_size > _MAX_DEFLATE_RATIO * file_size + 1024
+    ):
         raise IDXFormatError(
             path,
             f"truncated: header promises shape {shape} = {payload_size} payload bytes, "
             f"more than a {file_size}-byte gzip file can hold",
         )
 
-    flat = np.empty(payload_size // file_dtype.itemsize, dtype=file_dtype)
-    view = memoryview(flat.view(np.uint8))
-    filled = 0
-    while filled < payload_size:
-        n = stream.readinto(view[filled:])
-        if not n:
-            break
-        filled += n
+
+def _read_payload(path: Path, stream: BinaryIO, header: _Header, compressed: bool) -> np.ndarray:
+    """The payload, read (decompressed) straight into a flat big-endian array."""
+    payload_size = header.payload_size
+    flat = np.empty(payload_size // header.dtype.itemsize, dtype=header.dtype)
+    with memoryview(flat.view(np.uint8)) as view:
+        filled = 0
+        while filled < payload_size:
+            n = stream.readinto(view[filled:])
+            if not n:
+                break
+            filled += n
     if filled < payload_size:
         raise IDXFormatError(
             path,
-            f"truncated: header promises shape {shape} = {payload_size} payload bytes, "
-            f"stream ends after {filled}",
+            f"truncated: header promises shape {header.shape} = {payload_size} payload "
+            f"bytes, stream ends after {filled}",
         )
     if compressed and stream.read(1):
-        raise IDXFormatError(path, f"trailing bytes after the payload of shape {shape}")
+        raise IDXFormatError(path, f"trailing bytes after the payload of shape {header.shape}")
+    return flat
 
-    digest = None
-    if want_sha256:
-        sha = hashlib.sha256(magic)
-        sha.update(dims_bytes)
-        sha.update(view)
-        digest = sha.hexdigest()
-    del view  # release the buffer export so the array may be converted / resized
-    array = flat.reshape(shape)
-    if file_dtype.itemsize > 1:
-        array = array.astype(file_dtype.newbyteorder("="))
-    else:
-        # uint8/int8 have no byte order: a free view, no copy.
-        array = array.view(file_dtype.newbyteorder("="))
-    return array, digest
+
+def _native(flat: np.ndarray, header: _Header) -> np.ndarray:
+    """The payload in its shape and in native byte order."""
+    array = flat.reshape(header.shape)
+    if header.dtype.itemsize > 1:
+        return array.astype(header.dtype.newbyteorder("="))
+    # uint8/int8 have no byte order: a free view, no copy.
+    return array.view(header.dtype.newbyteorder("="))
 
 
 def read_idx(
@@ -320,43 +340,6 @@ def check_labels(
 # --------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def atomic_output(path: PathLike) -> Iterator[tuple[BinaryIO, Path]]:
-    """Write ``path`` through a temporary file in the same folder, renamed on success.
-
-    Yields the open temporary file and its path.  The body may close the file itself (to
-    re-read and verify it); when the body finishes, the file is flushed, synced and moved
-    over ``path`` with :func:`os.replace` (atomic on POSIX and Windows).  On any exception
-    (including ``KeyboardInterrupt``) the temporary file is removed, so a failed write never
-    leaves a partial file behind, neither under ``path`` nor under a temporary name.
-    """
-    path = Path(path)
-    # A random hidden name in the *same* folder: os.replace is only atomic within one file
-    # system, and the leading dot keeps half-written files out of casual listings.  Opened
-    # with O_EXCL and mode 0o666 so the umask applies as for a normal file (mkstemp would
-    # leave it 0o600).
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)
-    file = os.fdopen(fd, "wb")
-    try:
-        yield file, tmp
-        if not file.closed:
-            finish_file(file)
-        os.replace(tmp, path)
-    except BaseException:
-        file.close()
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def finish_file(file: BinaryIO) -> None:
-    """Flush, fsync and close ``file`` so its bytes are on disk before a rename."""
-    file.flush()
-    os.fsync(file.fileno())
-    file.close()
-
-
 def _native_to_idx(array: np.ndarray) -> tuple[int, np.dtype]:
     for code, idx_dtype in _IDX_TYPES.items():
         if array.dtype == idx_dtype.newbyteorder("=") or array.dtype == idx_dtype:
@@ -368,8 +351,9 @@ def _native_to_idx(array: np.ndarray) -> tuple[int, np.dtype]:
 def write_idx(path: PathLike, array: np.ndarray, *, compresslevel: int = 6) -> None:
     """Write a NumPy array as an IDX file, gzip-compressed when the name ends with ``.gz``.
 
-    The write is atomic: the bytes go to a temporary file in the same folder that replaces
-    ``path`` only once complete, so readers never see a half-written file.
+    The write is atomic (:func:`anyarray_nn.files.atomic_write`): the bytes go to a
+    temporary file in the same folder that replaces ``path`` only once complete, so readers
+    never see a half-written file.
 
     Parameters
     ----------
@@ -398,7 +382,7 @@ def write_idx(path: PathLike, array: np.ndarray, *, compresslevel: int = 6) -> N
     # Big-endian, C order, as flat bytes (a view when the array already is so).
     payload = np.ascontiguousarray(array, dtype=idx_dtype).reshape(-1).view(np.uint8)
     path = Path(path)
-    with atomic_output(path) as (file, _tmp):
+    with atomic_write(path, "wb") as file:
         if path.name.endswith(".gz"):
             # mtime=0 and no file name in the header: the same array always gives the same
             # bytes, which keeps checksums of written files reproducible.

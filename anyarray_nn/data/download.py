@@ -1,0 +1,218 @@
+"""Download MNIST over HTTPS from public mirrors, verified before it is kept.
+
+Each file ``<name>.gz`` is fetched from the first mirror that serves it into a temporary
+file in the target folder (:func:`anyarray_nn.files.atomic_write`), format-checked and
+verified against its SHA-256, and only then renamed to its final name.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..files import atomic_write
+from .idx import IDXFormatError, PathLike, _read_idx
+from .mnist_files import (
+    HOW_TO_POINT,
+    MNIST_FILES,
+    ChecksumError,
+    check_sha256,
+    default_cache_dir,
+    find_mnist_files,
+    merged_checksums,
+)
+
+__all__ = ["MNIST_MIRRORS", "DownloadError", "download_mnist"]
+
+logger = logging.getLogger(__name__)
+
+#: Public mirrors serving ``<name>.gz`` for every canonical name, tried in order.
+MNIST_MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+
+_USER_AGENT = "anyarray_nn (MNIST loader; +https://github.com/)"
+_DOWNLOAD_CHUNK = 1 << 16
+
+
+class DownloadError(OSError):
+    """A file could not be downloaded from any mirror.
+
+    Attributes
+    ----------
+    name : str
+        The file that failed (e.g. ``"train-images-idx3-ubyte.gz"``).
+    failures : list of (str, str)
+        ``(url, what went wrong)`` for each mirror tried, in order.
+    """
+
+    def __init__(self, filename: str, failures: list[tuple[str, str]]) -> None:
+        # Not OSError's ``filename`` slot: setting it would change how str() formats.
+        self.name = filename
+        self.failures = failures
+        lines = "\n".join(f"  - {url}: {why}" for url, why in failures)
+        message = f"could not download {filename} from any mirror:\n{lines}\n{HOW_TO_POINT}"
+        super().__init__(message)
+
+
+class _IncompleteDownloadError(OSError):
+    """The server closed the connection before sending all the bytes it announced."""
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"cannot connect ({exc.reason})"
+    if isinstance(exc, TimeoutError):
+        detail = str(exc)
+        return "timed out" if detail in ("", "timed out") else f"timed out ({detail})"
+    if isinstance(exc, _IncompleteDownloadError):
+        return f"interrupted: {exc}"
+    if isinstance(exc, ChecksumError):
+        return f"checksum mismatch: SHA-256 {exc.actual}, expected {exc.expected}"
+    if isinstance(exc, IDXFormatError):
+        return f"not a valid IDX file: {exc.reason}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _fetch(
+    url: str, destination: Path, stem: str, expected_sha: str | None, show: bool, timeout: float
+) -> None:
+    """Download ``url`` to ``destination`` via a temporary file; verify before renaming."""
+    from tqdm.auto import tqdm  # only needed for downloads
+
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    with (
+        urllib.request.urlopen(request, timeout=timeout) as response,
+        atomic_write(destination, "wb") as file,
+    ):
+        length = response.headers.get("Content-Length")
+        total = int(length) if length is not None and length.isdigit() else None
+        received = 0
+        with tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=destination.name,
+            disable=not show,
+            file=sys.stderr,
+        ) as bar:
+            while chunk := response.read(_DOWNLOAD_CHUNK):
+                file.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+        # http.client does not complain when the connection closes early: check ourselves.
+        if total is not None and received != total:
+            raise _IncompleteDownloadError(f"connection closed after {received} of {total} bytes")
+        file.flush()  # the temporary file is verified before atomic_write renames it
+        ndim = 3 if "-images-" in stem else 1
+        _, actual = _read_idx(file.name, ndim=ndim, dtype=np.uint8, want_sha256=True)
+        if expected_sha is not None:
+            check_sha256(destination, stem, actual, {stem: expected_sha})
+
+
+def _check_mirrors(mirrors: Sequence[str] | None) -> list[str]:
+    if mirrors is None:
+        return list(MNIST_MIRRORS)
+    if isinstance(mirrors, str):  # a lone URL, not a sequence of characters
+        mirrors = [mirrors]
+    result = list(mirrors)
+    if not result:
+        raise ValueError("mirrors must name at least one base URL")
+    for base in result:
+        if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
+            raise ValueError(f"mirror {base!r} is not an http(s) URL")
+    return result
+
+
+def download_mnist(
+    dest_dir: PathLike | None = None,
+    *,
+    mirrors: Sequence[str] | None = None,
+    progress: bool | None = None,
+    checksums: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Path:
+    """Download the MNIST files that are missing from a folder.
+
+    Each file ``<name>.gz`` is fetched from the first mirror that serves it, written to a
+    temporary file in ``dest_dir``, format-checked and verified, and only then renamed to
+    its final name.  A failed, interrupted or mismatching download leaves no file behind
+    and moves on to the next mirror.
+
+    Parameters
+    ----------
+    dest_dir : str or os.PathLike, optional
+        Target folder (created if needed); default :func:`default_cache_dir`.
+    mirrors : sequence of str, optional
+        Base URLs to try in order instead of :data:`MNIST_MIRRORS`.
+    progress : bool, optional
+        Show a progress bar; by default only when stderr is a terminal.
+    checksums : mapping of str to str, optional
+        Expected SHA-256 of the decompressed bytes by canonical name, overriding
+        :data:`MNIST_SHA256` (e.g. for tests with synthetic files).
+    timeout : float, default 30
+        Socket timeout in seconds for connecting and for each read.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    DownloadError
+        All mirrors failed for a file; the message lists each mirror's failure and how to
+        use local files instead.
+    """
+    folder = Path(dest_dir).expanduser() if dest_dir is not None else default_cache_dir()
+    bases = _check_mirrors(mirrors)
+    sums = merged_checksums(checksums)
+    show = _show_progress(progress)
+    present = find_mnist_files(folder) if folder.is_dir() else {}
+    todo = [stem for stem in MNIST_FILES if stem not in present]
+    if todo:
+        folder.mkdir(parents=True, exist_ok=True)
+    for stem in todo:
+        filename = f"{stem}.gz"
+        failures: list[tuple[str, str]] = []
+        for base in bases:
+            url = urllib.parse.urljoin(base if base.endswith("/") else base + "/", filename)
+            try:
+                _fetch(url, folder / filename, stem, sums.get(stem), show, timeout)
+            except urllib.error.HTTPError as exc:
+                exc.close()  # it holds the response socket open otherwise
+                failures.append((url, _describe(exc)))
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                # OSError covers URLError, timeouts, resets and our incomplete-read check;
+                # ValueError covers ChecksumError and IDXFormatError.
+                failures.append((url, _describe(exc)))
+            else:
+                # A mirror that worked is the best bet for the remaining files.
+                bases.remove(base)
+                bases.insert(0, base)
+                break
+            logger.warning("downloading %s failed: %s", url, failures[-1][1])
+        else:
+            raise DownloadError(filename, failures)
+    return folder
