@@ -117,6 +117,10 @@ def test_train_defaults_are_the_recipe_and_the_network_spec() -> None:
     from anyarray_nn.cli.train import default_learning_rate
 
     assert default_learning_rate(MNIST_RECIPE.optimizer) == MNIST_RECIPE.learning_rate
+    from anyarray_nn.cli.train import DESCRIPTION  # prose: guard it against the recipe
+
+    assert "-".join(map(str, spec.sizes)) in DESCRIPTION
+    assert MNIST_RECIPE.schedule in DESCRIPTION and MNIST_RECIPE.optimizer in DESCRIPTION.lower()
     for optimizer, rate in DEFAULT_LEARNING_RATES.items():
         if optimizer != MNIST_RECIPE.optimizer:
             assert default_learning_rate(optimizer) == rate
