@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import inspect
 import json
 import subprocess
 import sys
@@ -12,7 +15,7 @@ import pytest
 
 from anyarray_nn import Network
 from anyarray_nn.backend import BackendUnavailableError, resolve_backend
-from anyarray_nn.cli.main import REGISTRARS, main
+from anyarray_nn.cli.main import REGISTRARS, build_parser, main
 from anyarray_nn.data.images import ImageFileError, load_digit_image
 from anyarray_nn.persistence import save_network
 
@@ -85,6 +88,116 @@ def test_bad_arguments_exit_2_with_one_line(
     code, _, err = _run(capsys, *argv)
     assert code == 2
     _assert_one_line_error(err, needle)
+
+
+def test_train_defaults_are_the_recipe_and_the_network_spec() -> None:
+    from anyarray_nn.experiments import NetworkSpec
+    from anyarray_nn.training import DEFAULT_LEARNING_RATES, MNIST_RECIPE
+
+    args = build_parser().parse_args(["train"])
+    spec = NetworkSpec()
+    assert args.layers == tuple(spec.sizes)
+    for name in ("activation", "output", "cost", "init", "dtype", "seed"):
+        assert getattr(args, name) == getattr(spec, name), name
+    recipe = {
+        "epochs": MNIST_RECIPE.epochs,
+        "batch_size": MNIST_RECIPE.batch_size,
+        "optimizer": MNIST_RECIPE.optimizer,
+        "momentum": MNIST_RECIPE.momentum,
+        "weight_decay": MNIST_RECIPE.weight_decay,
+        "schedule": MNIST_RECIPE.schedule,
+        "step_size": MNIST_RECIPE.step_size,
+        "gamma": MNIST_RECIPE.gamma,
+        "patience": MNIST_RECIPE.patience,
+        "augment": MNIST_RECIPE.max_shift,
+        "seed": MNIST_RECIPE.seed,
+    }
+    assert {name: getattr(args, name) for name in recipe} == recipe
+    assert args.learning_rate is None  # resolved per optimiser:
+    from anyarray_nn.cli.train import default_learning_rate
+
+    assert default_learning_rate(MNIST_RECIPE.optimizer) == MNIST_RECIPE.learning_rate
+    from anyarray_nn.cli.train import DESCRIPTION  # prose: guard it against the recipe
+
+    assert "-".join(map(str, spec.sizes)) in DESCRIPTION
+    assert MNIST_RECIPE.schedule in DESCRIPTION and MNIST_RECIPE.optimizer in DESCRIPTION.lower()
+    for optimizer, rate in DEFAULT_LEARNING_RATES.items():
+        if optimizer != MNIST_RECIPE.optimizer:
+            assert default_learning_rate(optimizer) == rate
+
+
+def _options(command: str) -> dict[str, argparse.Action]:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {a.dest: a for a in subparsers.choices[command]._actions}
+
+
+def test_choices_are_the_name_tables() -> None:
+    from anyarray_nn.backend import BACKEND_NAMES
+    from anyarray_nn.nn.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+    from anyarray_nn.nn.costs import COSTS
+    from anyarray_nn.nn.initializers import INITS
+    from anyarray_nn.nn.optimizers import OPTIMIZERS
+    from anyarray_nn.training import SCHEDULES
+    from anyarray_nn.tuning import SAMPLERS
+
+    train = _options("train")
+    tables = {
+        "activation": HIDDEN_ACTIVATIONS,
+        "output": OUTPUT_ACTIVATIONS,
+        "cost": COSTS,
+        "init": INITS,
+        "optimizer": OPTIMIZERS,
+        "schedule": SCHEDULES,
+        "backend": BACKEND_NAMES,
+    }
+    for dest, table in tables.items():
+        assert tuple(train[dest].choices) == tuple(table), dest
+    for command in ("evaluate", "predict", "paper"):
+        assert tuple(_options(command)["backend"].choices) == tuple(BACKEND_NAMES)
+    assert tuple(_options("tune")["sampler"].choices) == tuple(SAMPLERS)
+
+
+def test_tune_defaults_are_the_library_defaults() -> None:
+    from anyarray_nn.tuning import DEFAULT_STUDY_NAME, tune
+
+    options = _options("tune")
+    defaults = inspect.signature(tune).parameters
+    for dest in ("n_trials", "timeout", "epochs", "sampler", "storage", "seed", "backend"):
+        assert options[dest].default == defaults[dest].default, dest
+    assert options["study_name"].default == DEFAULT_STUDY_NAME
+
+
+@pytest.mark.parametrize(
+    ("command", "hint"),
+    [("train", ""), ("tune", "; run the same command again to resume the study")],
+)
+def test_interrupted_exits_130(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    hint: str,
+) -> None:
+    def interrupted(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    module = importlib.import_module(f"anyarray_nn.cli.{command}")
+    monkeypatch.setattr(module, "run", interrupted)
+    code, _, err = _run(capsys, command)
+    assert code == 130
+    assert err == f"anyarray-nn: interrupted{hint}\n"
+
+
+def test_tune_module_delegates_to_the_one_main() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "anyarray_nn.cli.tune", "--n-trials", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    _assert_one_line_error(proc.stderr, "--n-trials")
 
 
 def test_missing_data_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

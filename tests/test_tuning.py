@@ -22,7 +22,7 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
-from anyarray_nn.cli.tune import main  # noqa: E402
+from anyarray_nn.cli import main as cli_main  # noqa: E402
 from anyarray_nn.experiments import DataSplits  # noqa: E402
 from anyarray_nn.tuning import (  # noqa: E402
     Choice,
@@ -181,6 +181,11 @@ def test_resume_in_process_counts_the_whole_study(tmp_path: Path) -> None:
 # --- command line ---------------------------------------------------------------------------
 
 
+def main(argv: list[str]) -> int:
+    """``anyarray-nn tune ARGV`` through the one command line."""
+    return cli_main(["tune", *argv])
+
+
 def test_cli_json_and_plots(
     mnist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -209,6 +214,7 @@ def test_cli_errors_are_one_line(
     assert main(["--param", "depth=3"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown hyper-parameter" in err
+    assert err.startswith("anyarray-nn: error: ")  # the one policy of every command
     common = ["--data-dir", str(mnist_dir), "--train-size", "100"]
     assert main([*common, "--validation-size", "500"]) == 1
     err = capsys.readouterr().err
@@ -226,7 +232,7 @@ def test_cli_errors_are_one_line(
 
 def worker_command(mnist_dir: Path, storage: str, name: str, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "anyarray_nn.cli.tune", "--data-dir", str(mnist_dir),
+        sys.executable, "-m", "anyarray_nn", "tune", "--data-dir", str(mnist_dir),
         "--train-size", "1000", "--storage", storage, "--study-name", name,
         "--sampler", "random", "--no-retrain", *extra,
     ]  # fmt: skip

@@ -1,21 +1,53 @@
-"""Argument types shared by the command-line modules (:mod:`.cli`, :mod:`.tune_cli`).
+"""Shared option groups of the commands and the argparse value types.
 
-Each turns the text of one option into a checked Python value or raises
-:class:`argparse.ArgumentTypeError`, which argparse reports as a one-line usage error.
+The groups (:func:`add_backend`, :func:`add_dtype`, :func:`add_data`, :func:`add_progress`,
+:func:`add_json`, :func:`add_plot`) add the same flags with the same help to every command
+that has them.  The value types turn the text of one option into a checked Python value or
+raise :class:`argparse.ArgumentTypeError`, which the parser reports as a one-line usage
+error.  Defaults come from the library (:func:`signature_default`), never from literals here.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..backend import BACKEND_NAMES, resolve_backend
+from ..data import MNISTNotFoundError
 
 __all__ = [
+    "DTYPES",
+    "add_backend",
+    "add_data",
+    "add_dtype",
+    "add_json",
+    "add_plot",
+    "add_progress",
     "count_or_fraction",
+    "device",
     "finite_float",
+    "load_data",
     "non_negative_int",
+    "parse_layers",
     "positive_float",
     "positive_int",
+    "signature_default",
 ]
+
+#: Floating dtypes a network computes in (what ``backend.resolve_dtype`` accepts).
+DTYPES = ("float32", "float64")
+
+#: ``argparse`` groups and parsers both have ``add_argument``.
+Group = argparse._ActionsContainer
+
+
+def signature_default(function: Callable[..., Any], name: str) -> Any:
+    """The default of parameter ``name`` of ``function``: the library's, never a copy."""
+    return inspect.signature(function).parameters[name].default
 
 
 def _int(text: str, what: str) -> int:
@@ -69,3 +101,110 @@ def count_or_fraction(text: str) -> int | float:
     if any(c in text for c in ".eE"):
         return _finite(text, "a count or a fraction")
     return _int(text, "a count or a fraction")
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    """``"784,64,10"`` -> ``(784, 64, 10)``; MNIST needs 784 inputs and 10 outputs."""
+    try:
+        sizes = tuple(int(part) for part in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--layers must be comma-separated integers such as 784,64,10, got {text!r}"
+        ) from None
+    if len(sizes) < 2 or any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(
+            f"--layers needs at least two positive sizes such as 784,64,10, got {text!r}"
+        )
+    if sizes[0] != 784 or sizes[-1] != 10:
+        raise argparse.ArgumentTypeError(
+            f"--layers must start with 784 (28x28 pixels) and end with 10 (digits) for MNIST, "
+            f"got {text!r}"
+        )
+    return sizes
+
+
+def device(text: str | None) -> Any:
+    """The ``--device`` text as the backend takes it: a GPU number as an ``int``."""
+    if text is None:
+        return None
+    return int(text) if text.isdigit() else text
+
+
+# --------------------------------------------------------------------------------------
+# option groups
+# --------------------------------------------------------------------------------------
+
+
+def add_backend(group: Group) -> None:
+    """``--backend`` (one of :data:`anyarray_nn.backend.BACKEND_NAMES`) and ``--device``."""
+    group.add_argument(
+        "--backend",
+        default=signature_default(resolve_backend, "backend"),
+        choices=BACKEND_NAMES,
+        help="array library to compute with: numpy (CPU), cupy (CUDA GPU) or array_api_strict "
+        "(default: %(default)s)",
+    )
+    group.add_argument(
+        "--device",
+        default=None,
+        help="device within the backend, e.g. a GPU number for cupy (default: the current one)",
+    )
+
+
+def add_dtype(group: Group, default: str) -> None:
+    """``--dtype``, one of :data:`DTYPES`."""
+    group.add_argument("--dtype", choices=DTYPES, default=default, help="(default: %(default)s)")
+
+
+def add_data(group: Group) -> None:
+    """``--data-dir`` and ``--no-download`` (read by :func:`load_data`)."""
+    group.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder with the four MNIST IDX files (default: $ANYARRAY_NN_DATA, else the "
+        "per-user cache, downloading on first use)",
+    )
+    group.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download MNIST; fail when the files are missing",
+    )
+
+
+def add_progress(group: Group) -> None:
+    """``--progress/--no-progress`` and ``-q/--quiet``."""
+    group.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: only on an interactive terminal)",
+    )
+    group.add_argument("-q", "--quiet", action="store_true", help="print only the final result")
+
+
+def add_json(group: Group, what: str) -> None:
+    """``--json PATH``; ``what`` says what the file holds."""
+    group.add_argument("--json", type=Path, default=None, metavar="PATH", help=what)
+
+
+def add_plot(group: Group, what: str) -> None:
+    """``--plot DIR``; ``what`` says which figures."""
+    group.add_argument("--plot", type=Path, default=None, metavar="DIR", help=what)
+
+
+def load_data(args: argparse.Namespace, **kwargs: Any) -> Any:
+    """The data splits that the :func:`add_data` and :func:`add_progress` options ask for.
+
+    ``kwargs`` go to :func:`anyarray_nn.experiments.prepare_data` (``train_size``,
+    ``validation_size``, ``seed``).
+    """
+    from ..experiments import prepare_data
+
+    data_dir = args.data_dir
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise MNISTNotFoundError(
+            f"--data-dir {data_dir}: no such folder; create it (MNIST is then downloaded into "
+            "it) or point it at a folder with the four MNIST files"
+        )
+    return prepare_data(data_dir, download=not args.no_download, progress=args.progress, **kwargs)

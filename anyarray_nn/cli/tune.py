@@ -1,9 +1,10 @@
-"""The ``tune`` command: Bayesian hyper-parameter search from the command line.
+"""``anyarray-nn tune``: Bayesian hyper-parameter search from the command line.
 
-Registered on the main ``anyarray-nn`` command with :func:`add_parser`; also runs alone as
-``python -m anyarray_nn.cli.tune``.  Start the same command in several terminals (or on
-several machines with a shared ``--storage`` URL) to run workers of one study; run it again
-after a crash to resume.
+Start the same command in several terminals (or on several machines with a shared
+``--storage`` URL) to run workers of one study; run it again after a crash to resume.
+Its defaults are those of :func:`anyarray_nn.tuning.tune`; errors and exit codes follow the
+one policy of :mod:`anyarray_nn.cli.errors` (SIGTERM, like Ctrl-C, closes the running trial
+as interrupted and exits with 130).
 
 Examples
 --------
@@ -18,13 +19,17 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from fractions import Fraction
 from types import FrameType
 from typing import Any
 
-from .options import count_or_fraction, positive_float, positive_int
+from ..tuning import DEFAULT_SPACE, DEFAULT_STORAGE, SAMPLERS, tune
+from .options import Group, count_or_fraction, positive_float, positive_int, signature_default
+from .output import write_tune_json
 
-__all__ = ["add_parser", "build_parser", "main", "run"]
+__all__ = ["DESCRIPTION", "VALIDATION_FRACTION", "add_parser", "main", "run"]
 
 DESCRIPTION = (
     "Search hyper-parameters (learning rate, weight decay, hidden layers, batch size, "
@@ -33,93 +38,110 @@ DESCRIPTION = (
     "test set. Workers started with the same command share one study."
 )
 
+#: Share of the training images held out to score the trials (``--validation-size``).
+VALIDATION_FRACTION = Fraction(1, 6)
 
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+
+def _default(name: str) -> Any:
+    return signature_default(tune, name)
+
+
+def _add_search(group: Group) -> None:
+    group.add_argument(
         "--n-trials",
         type=positive_int,
-        default=20,
+        default=_default("n_trials"),
         metavar="N",
-        help="trials of the whole study, all workers together (default 20)",
+        help=f"trials of the whole study, all workers together (default {_default('n_trials')})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--timeout",
         type=positive_float,
-        default=None,
+        default=_default("timeout"),
         metavar="SECONDS",
         help="start no new trial after this many seconds",
     )
-    parser.add_argument(
+    group.add_argument(
         "--epochs",
         type=positive_int,
-        default=5,
-        help="epochs per trial and for the final retraining (default 5)",
+        default=_default("epochs"),
+        help=f"epochs per trial and for the final retraining (default {_default('epochs')})",
     )
-    parser.add_argument(
+
+
+def _add_data(group: Group) -> None:
+    group.add_argument(
         "--train-size",
         type=positive_int,
         default=None,
         metavar="N",
         help="use only the first N training images",
     )
-    parser.add_argument(
+    group.add_argument(
         "--validation-size",
         type=count_or_fraction,
-        default=1 / 6,
+        default=float(VALIDATION_FRACTION),
         metavar="N|FRACTION",
-        help="validation images held out of the training set (default 1/6)",
+        help=f"validation images held out of the training set (default {VALIDATION_FRACTION})",
     )
-    parser.add_argument("--backend", default="numpy", help="numpy (default) or cupy")
-    parser.add_argument(
+    group.add_argument(
+        "--backend", default=_default("backend"), help=f"{_default('backend')} (default) or cupy"
+    )
+    group.add_argument(
         "--data-dir",
         default=None,
         help="folder with the MNIST files (default: $ANYARRAY_NN_DATA or cache)",
     )
-    parser.add_argument(
+
+
+def _add_study(group: Group) -> None:
+    group.add_argument(
         "--sampler",
-        choices=("gp", "tpe", "random"),
-        default="gp",
+        choices=SAMPLERS,
+        default=_default("sampler"),
         help="gp: Gaussian-process Bayesian optimisation (default; TPE when "
         "torch/scipy are missing), tpe, random",
     )
-    parser.add_argument(
+    group.add_argument(
         "--storage",
-        default=None,
-        help="journal file (default anyarray-nn-tune.journal), .db file "
+        default=_default("storage"),
+        help=f"journal file (default {DEFAULT_STORAGE}), .db file "
         "(SQLite) or SQLAlchemy URL, e.g. postgresql+psycopg2://user@host/db",
     )
-    parser.add_argument(
+    group.add_argument(
         "--study-name",
-        default="anyarray-nn",
-        help="name of the study in the storage (default anyarray-nn)",
+        default=_default("study_name"),
+        help=f"name of the study in the storage (default {_default('study_name')})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--seed",
         type=int,
-        default=0,
+        default=_default("seed"),
         help="seed of the sampler, the split, the weights and batches",
     )
-    parser.add_argument(
+    group.add_argument(
         "--param",
         action="append",
         default=[],
         metavar="NAME=SPEC",
         help="override the search space: NAME=VALUE (fixed), NAME=LOW:HIGH, "
-        "NAME=A,B,C; names: learning_rate, weight_decay, hidden_layers, "
-        "hidden_units, batch_size, optimizer, momentum, activation",
+        f"NAME=A,B,C; names: {', '.join(DEFAULT_SPACE)}",
     )
-    parser.add_argument(
+
+
+def _add_outputs(group: Group) -> None:
+    group.add_argument(
         "--no-pruning",
         action="store_true",
         help="train every trial for all epochs (no median pruner)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--no-retrain",
         action="store_true",
         help="skip retraining the best configuration and the test evaluation",
     )
-    parser.add_argument("--json", default=None, metavar="PATH", help="write the result as JSON")
-    parser.add_argument(
+    group.add_argument("--json", default=None, metavar="PATH", help="write the result as JSON")
+    group.add_argument(
         "--plot",
         default=None,
         metavar="DIR",
@@ -128,35 +150,41 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register the ``tune`` subcommand on an ``argparse`` subparsers object."""
+    """Register ``tune`` on the ``subparsers`` of :func:`anyarray_nn.cli.main.build_parser`."""
     parser = subparsers.add_parser(
         "tune", help="Bayesian hyper-parameter search (Optuna)", description=DESCRIPTION
     )
-    _add_arguments(parser)
-    parser.set_defaults(func=run)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="anyarray-nn tune", description=DESCRIPTION)
-    _add_arguments(parser)
-    return parser
+    _add_search(parser)
+    _add_data(parser)
+    _add_study(parser)
+    _add_outputs(parser)
+    parser.set_defaults(func=run, interrupted_hint="run the same command again to resume the study")
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the ``tune`` command; return the exit code."""
-    from ..backend import BackendUnavailableError
-    from ..experiments import prepare_data
-    from ..tuning import SearchSpace, TuningError, save_plots, tune, write_json
-
-    try:  # on SIGTERM, close the running trial as interrupted (main thread only)
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so that the running trial is closed as interrupted."""
+    try:
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    except ValueError:
+    except ValueError:  # not the main thread: signals cannot be handled here
         previous = None
     try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``anyarray-nn tune``; return the exit status."""
+    from ..experiments import prepare_data
+    from ..tuning import SearchSpace, save_plots
+
+    with _sigterm_as_interrupt():
         space = SearchSpace.from_overrides(args.param)
         data = prepare_data(
             args.data_dir,
@@ -179,31 +207,18 @@ def run(args: argparse.Namespace) -> int:
             retrain=not args.no_retrain,
         )
         if args.json:
-            print(f"wrote {write_json(result, args.json)}")
+            print(f"wrote {write_tune_json(result, args.json)}")
         if args.plot:
             for path in save_plots(result.study, args.plot):
                 print(f"wrote {path}")
-    except KeyboardInterrupt:
-        print(
-            "anyarray-nn tune: interrupted; run the same command again to resume the study",
-            file=sys.stderr,
-        )
-        return 130
-    except (TuningError, BackendUnavailableError, ValueError, OSError) as exc:
-        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        print(f"anyarray-nn tune: error: {text or type(exc).__name__}", file=sys.stderr)
-        return 1
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m anyarray_nn.cli.tune [options]``."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return run(args)
+    """``python -m anyarray_nn.cli.tune ARGS``: the same as ``anyarray-nn tune ARGS``."""
+    from .main import main as cli_main
+
+    return cli_main(["tune", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
