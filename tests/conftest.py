@@ -1,7 +1,9 @@
 """Shared fixtures: the backend matrix every math test runs over.
 
 numpy; array_api_strict on its default device; array_api_strict on ``device1`` (catches a
-forgotten ``device=`` or a stray NumPy call); cupy only when a GPU is really usable.
+forgotten ``device=`` or a stray NumPy call); cupy only when a GPU is really usable; NumPy
+whose created arrays are read-only (``tests/readonly_numpy.py``: catches a write to an input
+and an in-place update of an array that cannot take one).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+import readonly_numpy
 
 from anyarray_nn.backend import Backend, resolve_backend
 
@@ -34,6 +37,7 @@ BACKEND_PARAMS = [
         id="cupy",
         marks=pytest.mark.skipif(not CUPY_USABLE, reason="no usable CuPy GPU"),
     ),
+    pytest.param(("numpy-readonly", None), id="numpy-readonly"),
 ]
 
 
@@ -41,6 +45,8 @@ BACKEND_PARAMS = [
 def backend(request: pytest.FixtureRequest) -> Backend:
     """A resolved :class:`~anyarray_nn.backend.Backend` of the test matrix."""
     name, device = request.param
+    if name == "numpy-readonly":
+        return readonly_numpy.backend()
     return resolve_backend(name, device)
 
 

@@ -72,8 +72,12 @@ def test_gradients_match_central_differences(
 
 def _numpy_reference_step(
     Ws: list[np.ndarray], bs: list[np.ndarray], X: np.ndarray, Y: np.ndarray, lr: float
-) -> None:
-    """Sigmoid hidden, softmax + cross-entropy, one SGD step, written out plainly."""
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Sigmoid hidden, softmax + cross-entropy, one SGD step, written out plainly.
+
+    Returns new lists of new arrays; the arguments are left alone.
+    """
+    Ws, bs = list(Ws), list(bs)
     A, As, Zs = X, [X], []
     for l, (W, b) in enumerate(zip(Ws, bs, strict=True)):
         Z = A @ W.T + b
@@ -91,25 +95,31 @@ def _numpy_reference_step(
         db = delta.mean(axis=0)
         if l > 0:
             delta = (delta @ Ws[l]) * As[l] * (1 - As[l])
-        Ws[l] -= lr * dW
-        bs[l] -= lr * db
+        Ws[l] = Ws[l] - lr * dW
+        bs[l] = bs[l] - lr * db
+    return Ws, bs
 
 
 def test_matches_plain_numpy_reference(backend: Backend) -> None:
+    """Five SGD steps against NumPy from weights copied before the first step: the test
+    fails if the step does nothing or if the reference shares arrays with the network."""
     rng = np.random.default_rng(3)
     X = rng.random((16, 7))
     Y = np.eye(4)[rng.integers(0, 4, 16)]
     net = Network(
         [7, 6, 4], activation="sigmoid", init="lecun", dtype="float64", backend=backend, seed=5
     )
-    Ws, bs = net.get_weights()
+    Ws0, bs0 = ([a.copy() for a in group] for group in net.get_weights())
+    Ws, bs = [a.copy() for a in Ws0], [a.copy() for a in bs0]
     opt = SGD(0.5)
     Xd, Yd = from_numpy(X, backend, "float64"), from_numpy(Y, backend, "float64")
     for _ in range(5):
         net.train_step(Xd, Yd, opt)
-        _numpy_reference_step(Ws, bs, X, Y, 0.5)
-    for got, want in zip(net.get_weights()[0] + net.get_weights()[1], Ws + bs, strict=True):
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        Ws, bs = _numpy_reference_step(Ws, bs, X, Y, 0.5)
+    got = net.get_weights()[0] + net.get_weights()[1]
+    for g, want, start in zip(got, Ws + bs, Ws0 + bs0, strict=True):
+        assert np.max(np.abs(want - start)) > 1e-3, "the reference did not move"
+        np.testing.assert_allclose(g, want, rtol=0, atol=1e-12)
 
 
 def test_initial_weights_bit_identical_across_backends(backend: Backend) -> None:
@@ -173,8 +183,11 @@ def test_outputs_keep_dtype_and_device(backend: Backend, dtype: str) -> None:
     outs = [net.forward(X), net.predict_proba(X, batch_size=4), net.cost(X, Y, 0.1)]
     grads = net.gradients(X, Y)
     outs += [*grads.dW, *grads.db, *grads.deltas, grads.cost, *net.weights, *net.biases]
+    # NumPy arrays report ``array_api_compat.numpy`` even when made through a wrapper
+    # namespace (the read-only test backend): compare with what the weights report.
+    array_xp = array_api_compat.array_namespace(net.weights[0])
     for out in outs:
-        assert array_api_compat.array_namespace(out) is xp
+        assert array_api_compat.array_namespace(out) is array_xp
         assert array_api_compat.device(out) == backend.device
         assert out.dtype == getattr(xp, dtype)
     labels = net.predict(X, batch_size=4)
@@ -274,3 +287,125 @@ def test_network_moves_between_backends(backend: Backend) -> None:
     np.testing.assert_allclose(
         to_numpy(moved.forward(moved.asarray(X))), to_numpy(net.forward(net.asarray(X))), atol=1e-12
     )
+
+
+# --- copies copy ------------------------------------------------------------------------
+
+
+def _host(net: Network) -> list[np.ndarray]:
+    W, b = net.get_weights()
+    return W + b
+
+
+def _train(net: Network, steps: int = 3) -> None:
+    rng = np.random.default_rng(8)
+    X = net.asarray(rng.random((12, net.sizes[0])))
+    y = from_numpy(rng.integers(0, net.sizes[-1], 12), net.backend, "int64")
+    opt = Momentum(0.2, 0.9)
+    for _ in range(steps):
+        net.train_step(X, y, opt, weight_decay=1e-3)
+
+
+def test_get_weights_returns_copies(backend: Backend) -> None:
+    net = Network([5, 4, 3], dtype="float64", backend=backend, seed=1)
+    kept = _host(net)
+    snapshot = [a.copy() for a in kept]
+    for a in kept:
+        assert a.flags.writeable and a.flags.owndata
+    _train(net)
+    for a, s in zip(kept, snapshot, strict=True):
+        np.testing.assert_array_equal(a, s)  # training moved the network, not the copies
+    assert any(np.max(np.abs(a - b)) > 1e-6 for a, b in zip(_host(net), snapshot, strict=True))
+    moved = _host(net)
+    for a in kept:
+        a[...] = 123.0  # writing to a kept copy leaves the network alone
+    for a, b in zip(_host(net), moved, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_set_weights_keeps_no_reference(backend: Backend) -> None:
+    donor = Network([5, 4, 3], dtype="float64", seed=2)
+    Ws, bs = donor.get_weights()
+    snapshot = [a.copy() for a in Ws + bs]
+    net = Network([5, 4, 3], dtype="float64", backend=backend, seed=1)
+    net.set_weights(Ws, bs)
+    _train(net)
+    for a, s in zip(Ws + bs, snapshot, strict=True):
+        np.testing.assert_array_equal(a, s)  # training changed the network only
+    moved = _host(net)
+    for a in Ws + bs:
+        a[...] = 0.0  # and the caller's later writes do not reach the network
+    for a, b in zip(_host(net), moved, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_to_shares_nothing(backend: Backend) -> None:
+    net = Network([5, 4, 3], dtype="float64", seed=3)
+    clone = net.to(backend)
+    before_net, before_clone = _host(net), _host(clone)
+    for a, b in zip(before_net, before_clone, strict=True):
+        np.testing.assert_array_equal(a, b)
+    _train(clone)
+    for a, b in zip(_host(net), before_net, strict=True):
+        np.testing.assert_array_equal(a, b)  # training the copy leaves the original alone
+    after_clone = _host(clone)
+    _train(net)
+    for a, b in zip(_host(clone), after_clone, strict=True):
+        np.testing.assert_array_equal(a, b)  # and the other way round
+
+
+def test_copy_and_load_parameters_share_nothing(backend: Backend) -> None:
+    net = Network([5, 4, 3], dtype="float64", backend=backend, seed=4)
+    saved = net.copy_parameters()
+    saved_host = [to_numpy(p).copy() for p in saved]
+    _train(net)
+    for p, h in zip(saved, saved_host, strict=True):
+        np.testing.assert_array_equal(to_numpy(p), h)
+    net.load_parameters(saved)
+    _train(net)
+    for p, h in zip(saved, saved_host, strict=True):
+        np.testing.assert_array_equal(to_numpy(p), h)
+
+
+# --- training changes the weights, on every backend, as NumPy does -------------------------
+
+
+def _run_steps(
+    backend: Backend | str | object, optimizer: str, dtype: str, steps: int = 4
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Initial and final host weights of a few steps of ``optimizer`` with L2."""
+    rng = np.random.default_rng(6)
+    X = rng.random((24, 6))
+    labels = rng.integers(0, 3, 24)
+    net = Network([6, 5, 3], activation="sigmoid", dtype=dtype, backend=backend, seed=7)
+    start = _host(net)
+    opt = {"sgd": SGD(0.5), "momentum": Momentum(0.2, 0.9), "adam": Adam(0.05)}[optimizer]
+    Xd = net.asarray(X)
+    yd = from_numpy(labels, net.backend, "int64")
+    for i in range(steps):
+        rows = slice(6 * i, 6 * i + 6)
+        net.train_step(Xd[rows, :], yd[rows], opt, weight_decay=1e-2)
+    assert opt.steps == steps
+    return start, _host(net)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_training_changes_weights_and_matches_numpy(backend: Backend, optimizer: str) -> None:
+    """On the read-only backend the first step cannot be in place (the pure update runs),
+    later ones can: both must move the weights exactly as on NumPy."""
+    start, got = _run_steps(backend, optimizer, "float64")
+    _, want = _run_steps("numpy", optimizer, "float64")
+    for s, g, w in zip(start, got, want, strict=True):
+        assert np.max(np.abs(g - s)) > 1e-3, "the weights did not change"
+        np.testing.assert_allclose(g, w, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_jax_network_trains_and_matches_numpy(optimizer: str) -> None:
+    """JAX arrays are immutable: an in-place step would rebind a name and change nothing."""
+    jnp = pytest.importorskip("jax.numpy", reason="jax is not installed")
+    start, got = _run_steps(jnp, optimizer, "float32")
+    _, want = _run_steps("numpy", optimizer, "float32")
+    for s, g, w in zip(start, got, want, strict=True):
+        assert np.max(np.abs(g - s)) > 1e-3, "the weights did not change"
+        np.testing.assert_allclose(g, w, rtol=0, atol=1e-5)

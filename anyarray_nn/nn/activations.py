@@ -1,10 +1,11 @@
 """Activation functions ``phi`` and their derivatives, written once for any array namespace.
 
 Each activation maps the weighted input ``Z`` (batch, n) to the activation ``A = phi(Z)``
-(eq. 2 in ``docs/math.md``) and back-propagates an upstream gradient through itself:
-``dZ = dA ⊙ phi'(Z)`` for element-wise activations (eq. 8), the Jacobian-vector product for
-softmax.  Functions receive the namespace ``xp`` explicitly (Chainer's ``xp`` idiom), so
-the hot loop never pays for namespace inspection.
+(the ``phi`` of the essay's (10), see ``docs/math.md``) and back-propagates an upstream
+gradient through itself: ``dZ = dA ⊙ phi'(Z)`` for element-wise activations (the ``⊙ phi'``
+of the essay's (13)), the Jacobian-vector product for softmax.  Functions receive the
+namespace ``xp`` explicitly (Chainer's ``xp`` idiom), so the hot loop never pays for
+namespace inspection.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Activation:
     def backward(self, xp: ModuleType, Z: Array, A: Array, dA: Array) -> Array:
         """Gradient with respect to ``Z`` given the gradient ``dA`` with respect to ``A``.
 
-        Element-wise activations return ``dA * phi'(Z)`` (eq. 8); both ``Z`` and ``A`` are
+        Element-wise activations return ``dA * phi'(Z)`` (as in (13)); both ``Z`` and ``A`` are
         passed so each can use whichever is cheaper.
         """
         raise NotImplementedError

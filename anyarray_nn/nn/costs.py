@@ -1,12 +1,15 @@
 """Cost functions and the output error ``delta^L`` they start back-propagation with.
 
-Costs are averaged over the mini-batch of ``m`` samples (eq. 4 and 5 in ``docs/math.md``):
+A cost is a pair: its value and its output error, side by side. Costs are averaged over the
+mini-batch of ``m`` samples ([mean cost] in ``docs/math.md``; the labels in brackets name
+equations that the essay does not number):
 
-* quadratic (the paper's): ``C = 1/(2m) sum_x ||A^L(x) - y(x)||^2``, so that
-  ``delta^L = (A^L - Y) ⊙ phi'(Z^L)`` (eq. 6);
-* cross-entropy, fused with a softmax or sigmoid output: computed from the logits ``Z^L`` with
-  log-sum-exp / softplus, so it never takes ``log(0)``, and ``delta^L = A^L - Y`` (eq. 7): the
-  ``phi'`` factor that makes a saturated quadratic-cost output learn slowly cancels.
+* [quadratic cost] (the paper's): ``C = 1/(2m) sum_x ||A^L(x) - y(x)||^2``, so that
+  ``delta^L = (A^L - Y) ⊙ phi'(Z^L)`` ([output error, quadratic]);
+* [cross-entropy cost], fused with a softmax or sigmoid output: computed from the logits
+  ``Z^L`` with log-sum-exp / softplus, so it never takes ``log(0)``, and
+  ``delta^L = A^L - Y`` ([output error, cross-entropy]): the ``phi'`` factor that makes a
+  saturated quadratic-cost output learn slowly cancels.
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ class Cost:
         """Raise ``ValueError`` when this cost cannot be used with ``output``."""
 
     def value(self, xp: ModuleType, Z: Array, A: Array, Y: Array) -> Array:
-        """Mean cost over the batch, a 0-d array; ``Z``, ``A``, ``Y`` of shape (m, n_out)."""
+        """Mean cost over the batch, a 0-d array; ``Z``, ``A``, ``Y`` of shape (m, n_out).
+
+        Costs fused with their output compute it in :meth:`forward_value` instead.
+        """
         raise NotImplementedError
 
     def output_delta(
@@ -64,7 +70,7 @@ class _Quadratic(Cost):
     def output_delta(
         self, xp: ModuleType, output: Activation, Z: Array, A: Array, Y: Array
     ) -> Array:
-        return output.backward(xp, Z, A, A - Y)  # eq. 6
+        return output.backward(xp, Z, A, A - Y)  # [output error, quadratic]
 
 
 class _CrossEntropy(Cost):
@@ -78,22 +84,16 @@ class _CrossEntropy(Cost):
     def output_delta(
         self, xp: ModuleType, output: Activation, Z: Array, A: Array, Y: Array
     ) -> Array:
-        return A - Y  # eq. 7: phi' cancels for softmax and sigmoid outputs
+        return A - Y  # [output error, cross-entropy]: phi' cancels for these outputs
 
 
 class _SoftmaxCrossEntropy(_CrossEntropy):
-    """Cross-entropy specialised for a softmax output (set by :func:`get_cost`)."""
-
-    def value(self, xp: ModuleType, Z: Array, A: Array, Y: Array) -> Array:
-        Z_max = xp.max(Z, axis=1, keepdims=True)
-        log_sum = xp.log(xp.sum(xp.exp(Z - Z_max), axis=1, keepdims=True)) + Z_max
-        return -xp.sum(Y * (Z - log_sum)) / float(Z.shape[0])
+    """Cross-entropy fused with a softmax output (set by :func:`get_cost`): its value
+    exists only together with the softmax, in :meth:`forward_value`."""
 
     def forward_value(
         self, xp: ModuleType, output: Activation, Z: Array, Y: Array
     ) -> tuple[Array, Array]:
-        if output.name != "softmax":
-            return super().forward_value(xp, output, Z, Y)
         # One row maximum and one row sum serve both the softmax and the log-sum-exp.
         shifted = Z - xp.max(Z, axis=1, keepdims=True)
         A = xp.exp(shifted)

@@ -6,8 +6,8 @@ to the device, so one seed gives bit-identical initial weights on every backend.
 
 | name   | weight std                   | note                                                  |
 |--------|------------------------------|-------------------------------------------------------|
-| normal | ``1``                        | the paper's first network: sigmoids saturate (eq. 13) |
-| lecun  | ``n_in^-1/2``                | LeCun et al. 1998, the paper's fix (eq. 13)           |
+| normal | ``1``                        | the paper's first network: sigmoids saturate [init]   |
+| lecun  | ``n_in^-1/2``                | LeCun et al. 1998, the paper's fix [init]             |
 | he     | ``(2 / n_in)^1/2``           | He et al. 2015, for ReLU                              |
 | glorot | ``(2 / (n_in + n_out))^1/2`` | Glorot & Bengio 2010                                  |
 
