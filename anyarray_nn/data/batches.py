@@ -23,13 +23,14 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
 
 from anyarray_nn.backend import (
     Backend,
+    device_scope,
     from_numpy,
     host_permutation,
     host_rng,
@@ -153,7 +154,10 @@ class BatchIterator:
         self._scale = 1.0 / 255.0  # a Python float: keeps float32 float32
         self._host_x = host_x  # (N, H*W) uint8, C-contiguous
         self._host_y = host_y  # (N,) int64
-        self._eye = xp.eye(self.num_classes, dtype=self.dtype, device=dev) if self.one_hot else None
+        self._eye: Array | None = None
+        if self.one_hot:
+            with device_scope(self.backend):  # CuPy creates on the current GPU only
+                self._eye = xp.eye(self.num_classes, dtype=self.dtype, device=dev)
 
         nbytes = int(host_x.nbytes)
         self.resident: bool = memory_budget is None or nbytes <= memory_budget
@@ -262,8 +266,9 @@ class BatchIterator:
             perm_dev = from_numpy(perm, backend) if self.resident else None
         shifts_dev = from_numpy(shifts, backend) if shifts is not None else None
 
+        chunks: Generator[tuple[int, int, Array | None], None, None]
         if self.resident:
-            chunks: Iterator[tuple[int, int, Array | None]] = iter(((0, n_used, None),))
+            chunks = _one_chunk(n_used)
         elif is_cupy(xp):
             if self._cupy_stream is None:
                 self._cupy_stream = _CupyStreamer(self._host_x, self.chunk_rows, backend)
@@ -271,33 +276,52 @@ class BatchIterator:
         else:
             chunks = self._host_chunks(perm, n_used)
 
-        for c0, c1, chunk in chunks:
-            for start in range(c0, c1, b):
-                stop = min(start + b, c1)
-                if chunk is not None:  # streamed: rows start..stop of the epoch, in order
-                    xb = chunk[start - c0 : stop - c0, :]
-                elif perm_dev is not None:
-                    xb = xp.take(self._x, perm_dev[start:stop], axis=0)
-                else:
-                    xb = self._x[start:stop, :]
-                if shifts_dev is not None:
-                    xb = shift_images(
-                        xp,
-                        xb,
-                        shifts_dev[0, start:stop],
-                        shifts_dev[1, start:stop],
-                        self.image_shape,
-                        max_shift=self.max_shift,
-                    )
-                X = xp.astype(xb, self.dtype)  # a fresh array: safe to scale in place
-                X *= self._scale
-                yb = y_dev[start:stop]
-                Y = xp.take(self._eye, yb, axis=0) if self._eye is not None else yb
-                yield X, Y
+        try:
+            for c0, c1, chunk in chunks:
+                for start in range(c0, c1, b):
+                    stop = min(start + b, c1)
+                    with device_scope(backend):  # entered per batch, never across a yield
+                        X, Y = self._batch(chunk, c0, start, stop, perm_dev, shifts_dev, y_dev)
+                    yield X, Y
+        finally:  # an abandoned epoch: the streamer waits for its in-flight copy now
+            chunks.close()
+
+    def _batch(
+        self,
+        chunk: Array | None,
+        c0: int,
+        start: int,
+        stop: int,
+        perm_dev: Array | None,
+        shifts_dev: Array | None,
+        y_dev: Array,
+    ) -> tuple[Array, Array]:
+        """Samples ``start:stop`` of the epoch: scaled ``X`` and (one-hot) ``Y``."""
+        xp = self.backend.xp
+        if chunk is not None:  # streamed: rows start..stop of the epoch, in order
+            xb = chunk[start - c0 : stop - c0, :]
+        elif perm_dev is not None:
+            xb = xp.take(self._x, perm_dev[start:stop], axis=0)
+        else:
+            xb = self._x[start:stop, :]
+        if shifts_dev is not None:
+            xb = shift_images(
+                xp,
+                xb,
+                shifts_dev[0, start:stop],
+                shifts_dev[1, start:stop],
+                self.image_shape,
+                max_shift=self.max_shift,
+            )
+        X = xp.astype(xb, self.dtype)  # a fresh array: safe to scale in place
+        X *= self._scale
+        yb = y_dev[start:stop]
+        Y = xp.take(self._eye, yb, axis=0) if self._eye is not None else yb
+        return X, Y
 
     def _host_chunks(
         self, perm: np.ndarray | None, n_used: int
-    ) -> Iterator[tuple[int, int, Array]]:
+    ) -> Generator[tuple[int, int, Array], None, None]:
         """Standard streaming path: gather a chunk's rows on the host, copy, batch from it."""
         for c0 in range(0, n_used, self.chunk_rows):
             c1 = min(c0 + self.chunk_rows, n_used)
@@ -306,6 +330,11 @@ class BatchIterator:
             else:
                 host = np.take(self._host_x, perm[c0:c1], axis=0)
             yield c0, c1, from_numpy(host, self.backend)
+
+
+def _one_chunk(n_used: int) -> Generator[tuple[int, int, None], None, None]:
+    """The resident data set's single "chunk": rows are gathered from the device copy."""
+    yield 0, n_used, None
 
 
 def _as_int(value: Any, name: str, *, minimum: int) -> int:
@@ -367,20 +396,31 @@ class _CupyStreamer:
             self._dev[slot][:m].set(pinned, stream=self._copy_stream)
             self._copied[slot].record(self._copy_stream)
 
-    def chunks(self, perm: np.ndarray | None, n_used: int) -> Iterator[tuple[int, int, Array]]:
+    def chunks(
+        self, perm: np.ndarray | None, n_used: int
+    ) -> Generator[tuple[int, int, Array], None, None]:
+        """The epoch's chunks ``(c0, c1, device rows c0:c1)``, the next one prefetched.
+
+        However the generator ends (exhausted, closed early, or an exception in the
+        consumer), it waits for the copy stream before returning: no asynchronous copy
+        outlives the epoch or reads a pinned buffer that is about to be rewritten or freed.
+        """
         starts = list(range(0, n_used, self._chunk_rows))
         bounds = [(c0, min(c0 + self._chunk_rows, n_used)) for c0 in starts]
         if not bounds:
             return
-        self._submit(0, perm, *bounds[0])
-        for i, (c0, c1) in enumerate(bounds):
-            slot = i % 2
-            if i + 1 < len(bounds):  # prefetch: host gather + async copy of the next chunk
-                self._submit(1 - slot, perm, *bounds[i + 1])
-            with self._device:
-                self._cupy.cuda.get_current_stream().wait_event(self._copied[slot])
-            try:
-                yield c0, c1, self._dev[slot][: c1 - c0]
-            finally:  # every batch read from this slot has been enqueued (also on break)
+        try:
+            self._submit(0, perm, *bounds[0])
+            for i, (c0, c1) in enumerate(bounds):
+                slot = i % 2
+                if i + 1 < len(bounds):  # prefetch: host gather + async copy of the next chunk
+                    self._submit(1 - slot, perm, *bounds[i + 1])
                 with self._device:
-                    self._consumed[slot].record()
+                    self._cupy.cuda.get_current_stream().wait_event(self._copied[slot])
+                try:
+                    yield c0, c1, self._dev[slot][: c1 - c0]
+                finally:  # every batch read from this slot has been enqueued (also on break)
+                    with self._device:
+                        self._consumed[slot].record()
+        finally:
+            self._copy_stream.synchronize()
