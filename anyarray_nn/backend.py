@@ -89,14 +89,24 @@ def _check_gpu(cupy: ModuleType) -> None:
     # `import cupy` succeeds without a driver; only a runtime query tells the truth.
     try:
         usable = bool(cupy.cuda.is_available())
-    except Exception:  # CUDARuntimeError and friends when no driver is present
-        usable = False
+        detail = "" if usable else _cuda_detail(cupy)
+    except Exception as exc:  # CUDARuntimeError and friends when no driver is present
+        usable, detail = False, f"{type(exc).__name__}: {exc}"
     if not usable:
         raise BackendUnavailableError(
             "backend='cupy': CuPy is installed but no usable CUDA GPU was found "
-            "(no device, or no driver). Check `nvidia-smi`, install the CuPy wheel that "
-            "matches your CUDA version, or choose backend='numpy'."
+            f"({detail or 'no device, or no driver'}). Check `nvidia-smi`, install the CuPy "
+            "wheel that matches your CUDA version, or choose backend='numpy'."
         )
+
+
+def _cuda_detail(cupy: ModuleType) -> str:
+    """Why ``cupy.cuda.is_available()`` said no: the CUDA runtime's own error, if any."""
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()  # raises rather than returning 0
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return f"the CUDA runtime sees {count} devices"
 
 
 def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any = None) -> Backend:
