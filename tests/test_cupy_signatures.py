@@ -21,6 +21,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -130,8 +131,8 @@ def checked(real: Any, impl: Callable[..., Any]) -> mock.Mock:
 class FakeDevice:
     """``cupy.cuda.Device``: a context that makes its id the fake GPU's current device."""
 
-    def __init__(self, gpu: FakeGpu, device: Any = None) -> None:
-        self._gpu = gpu
+    def __init__(self, gpu: Any, device: Any = None) -> None:
+        self._gpu = gpu  # a FakeGpu, or anything with `current` and `stack`
         self.id = gpu.current if device is None else int(device)  # Device(Device) works
         self.compute_capability = "90"
 
@@ -278,6 +279,7 @@ class FakeGpu:
                 "getDeviceProperties",
                 lambda device: {"name": b"Fake GPU", "totalGlobalMem": 2**35},
             ),
+            "runtime.getDeviceCount": (runtime, "getDeviceCount", lambda: 0),
             "runtime.driverGetVersion": (runtime, "driverGetVersion", lambda: 13000),
             "runtime.runtimeGetVersion": (runtime, "runtimeGetVersion", lambda: 13000),
             "empty": (
@@ -286,11 +288,6 @@ class FakeGpu:
                 lambda shape, dtype=float, order="C": self._np("empty", shape, dtype),
             ),
             "eye": (cupy, "eye", self._eye),
-            "zeros": (
-                cupy,
-                "zeros",
-                lambda shape, dtype=float, order="C": self._np("zeros", shape, dtype),
-            ),
             "asarray": (cupy, "asarray", self._asarray),
             "cupyx.empty_pinned": (
                 cupyx,
@@ -396,29 +393,33 @@ def test_real_wheel_resolve_reaches_cuda(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_real_wheel_allocation_is_reached(monkeypatch: pytest.MonkeyPatch) -> None:
     """The device selection faked, the trial allocation is CuPy 14's real ``cupy.empty``."""
-    fake = FakeGpu.__new__(FakeGpu)
-    fake.current, fake.stack = 0, []
+    devices = SimpleNamespace(current=0, stack=[])  # what FakeDevice needs of a FakeGpu
+    real_empty, seen = cupy.empty, []
+
+    def empty_on_current_device(*args: Any, **kwargs: Any) -> Any:
+        seen.append(devices.current)
+        return real_empty(*args, **kwargs)
+
+    empty = checked(real_empty, empty_on_current_device)
+    select = checked(cupy.cuda.Device, lambda device=None: FakeDevice(devices, device))
     monkeypatch.setattr(cupy.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(
-        cupy.cuda, "Device", checked(cupy.cuda.Device, lambda d=None: FakeDevice(fake, d))
-    )
-    seen: list[int] = []
-
-    def real_empty(*args: Any, **kwargs: Any) -> Any:
-        seen.append(fake.current)
-        return _REAL_EMPTY(*args, **kwargs)
-
-    empty = checked(cupy.empty, real_empty)
+    monkeypatch.setattr(cupy.cuda, "Device", select)
     monkeypatch.setattr(cupy, "empty", empty)
     try:
-        resolve_backend("cupy", 0)
-    except BackendUnavailableError as exc:
+        resolve_backend("cupy", 1)
+    except BackendUnavailableError as exc:  # no GPU: the real allocation's CUDA error
         assert isinstance(exc.__cause__, RuntimeError), repr(exc.__cause__)
     empty.assert_called_once_with((0,), dtype=cupy.float32)
-    assert seen == [0] and fake.current == 0
+    assert seen == [1] and devices.current == 0
 
 
-_REAL_EMPTY = cupy.empty
+def test_no_gpu_message_keeps_the_cuda_reason(
+    gpu: FakeGpu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cupy.cuda, "is_available", lambda: False)
+    with pytest.raises(BackendUnavailableError, match="sees 0 devices"):
+        resolve_backend("cupy")
+    gpu.mocks["runtime.getDeviceCount"].assert_called_once_with()
 
 
 def test_resolve_backend_selects_the_device(gpu: FakeGpu) -> None:
