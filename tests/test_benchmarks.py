@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -214,6 +215,10 @@ def test_gpu_check_script_is_valid_bash() -> None:
     subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text()
     assert "pip download --no-deps" in text and 'carry=[".whl", ".mnist"]' in text
+    assert "timeout_s=420" in text  # 340 s of budgets: room for a rerun in 15 device-minutes
+    for name in ("array-api-compat", "array-api-strict"):  # the carried wheels are pinned
+        assert re.search(rf"{name}==\d+\.\d+\.\d+", text), name
+    assert "-m gpu" in text and "ANYARRAY_NN_REQUIRE_GPU=1" in text and "timeout -s INT" in text
 
 
 def test_gpu_suite_dry_run_on_the_cpu(tmp_path: Path) -> None:
