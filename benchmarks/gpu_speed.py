@@ -303,6 +303,20 @@ def torch_timer(fn: Any) -> float:
     return start.elapsed_time(end) / 1e3
 
 
+def _torch_usable(args: argparse.Namespace, on_gpu: bool, tf32: bool) -> bool:
+    """Whether torch runs beside us (on CUDA on a GPU, set to this child's TF32 mode)."""
+    if args.no_torch or not torch_available():
+        return False
+    if not on_gpu:
+        return True
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    set_torch_tf32(tf32)
+    return True
+
+
 def run_child(args: argparse.Namespace) -> dict[str, Any]:
     """Measure every case in this process's TF32 mode; returns the JSON-ready payload."""
     from anyarray_nn import Network
@@ -311,13 +325,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     tf32 = args.tf32 == "on"
     on_gpu = args.backend == "cupy"  # anything else is a CPU dry run of this script
     backend = resolve_backend(args.backend)
-    use_torch = not args.no_torch and torch_available()
-    if use_torch and on_gpu:
-        import torch
-
-        use_torch = bool(torch.cuda.is_available())
-        if use_torch:
-            set_torch_tf32(tf32)
+    use_torch = _torch_usable(args, on_gpu, tf32)
     images, labels, load_s, source = load_train_data(args.data_dir)
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]
@@ -328,9 +336,8 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     results: list[CaseResult] = []
     X_cache: dict[str, np.ndarray] = {}
     for layers, batch, dtype in cases:
-        if dtype not in X_cache:
-            X_cache.clear()
-            X_cache[dtype] = float_data(images, dtype)
+        if dtype not in X_cache:  # one converted copy at a time
+            X_cache = {dtype: float_data(images, dtype)}
         X = X_cache[dtype]
         net = Network(parse_layers(layers), dtype=dtype, backend=backend, seed=0)
         W0, b0 = net.get_weights()
@@ -346,6 +353,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         times = measure(runners, perms, epochs, pause=0.05)
         diff = max_weight_difference(ours.weights(), runners[1].weights()) if use_torch else None
         for r in runners:
+            note = f"max |W - W_{OURS}| after training: {diff:.2e}" if r is not ours else ""
             res = CaseResult(
                 impl=r.name,
                 layers=layers,
@@ -354,11 +362,7 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
                 seconds_per_epoch=median_epoch(times[r.name]),
                 epoch_seconds=times[r.name],
                 tf32=tf32,
-                note=(
-                    f"max |W - W_{OURS}| after training: {diff:.2e}"
-                    if r is not ours and diff is not None
-                    else ""
-                ),
+                note=note if diff is not None else "",
             )
             results.append(derive(res, images.shape[0], peak))
         line = ", ".join(f"{r.name} {median_epoch(times[r.name]):.4f} s" for r in runners)
@@ -429,17 +433,9 @@ def time_to_accuracy(
     except _TargetReachedError:
         reached = True
     seconds = time.perf_counter() - t0
-    result = {
-        "target": target,
-        "setup": setup,
-        "seconds": seconds,
-        "load_seconds": load_s,
-        "train_seconds": seconds - load_s,
-        "epochs": len(history),
-        "accuracy": history[-1] if history else None,
-        "accuracy_per_epoch": history,
-        "reached": reached,
-    }
+    result = {"target": target, "setup": setup, "seconds": seconds, "load_seconds": load_s}
+    result.update(train_seconds=seconds - load_s, epochs=len(history), reached=reached)
+    result.update(accuracy=history[-1] if history else None, accuracy_per_epoch=history)
     if not reached:
         result["error"] = f"{100 * target:.0f}% not reached in {max_epochs} epochs"
     return result
