@@ -324,7 +324,8 @@ def from_numpy(a: Any, backend: Backend, dtype: Any = None) -> Array:
     ``dtype`` may be a NumPy dtype or a name; the cast happens on the host so that every
     backend receives the same bits.  For CuPy the copy lands on ``backend.device``.
     """
-    host = to_numpy(a)
+    host_data = array_api_compat.is_numpy_array(a) or not array_api_compat.is_array_api_obj(a)
+    host = np.asarray(a) if host_data else to_numpy(a)  # only device arrays are read back
     if dtype is not None:
         host = host.astype(_numpy_dtype(dtype), copy=False)
     with device_scope(backend):
