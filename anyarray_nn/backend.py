@@ -30,6 +30,7 @@ __all__ = [
     "Backend",
     "BackendUnavailableError",
     "backend_of",
+    "device_scope",
     "floating_point_errors_ignored",
     "from_numpy",
     "host_rng",
@@ -88,14 +89,24 @@ def _check_gpu(cupy: ModuleType) -> None:
     # `import cupy` succeeds without a driver; only a runtime query tells the truth.
     try:
         usable = bool(cupy.cuda.is_available())
-    except Exception:  # CUDARuntimeError and friends when no driver is present
-        usable = False
+        detail = "" if usable else _cuda_detail(cupy)
+    except Exception as exc:  # CUDARuntimeError and friends when no driver is present
+        usable, detail = False, f"{type(exc).__name__}: {exc}"
     if not usable:
         raise BackendUnavailableError(
             "backend='cupy': CuPy is installed but no usable CUDA GPU was found "
-            "(no device, or no driver). Check `nvidia-smi`, install the CuPy wheel that "
-            "matches your CUDA version, or choose backend='numpy'."
+            f"({detail or 'no device, or no driver'}). Check `nvidia-smi`, install the CuPy "
+            "wheel that matches your CUDA version, or choose backend='numpy'."
         )
+
+
+def _cuda_detail(cupy: ModuleType) -> str:
+    """Why ``cupy.cuda.is_available()`` said no: the CUDA runtime's own error, if any."""
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()  # raises rather than returning 0
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return f"the CUDA runtime sees {count} devices"
 
 
 def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any = None) -> Backend:
@@ -158,11 +169,7 @@ def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any =
 def _from_module(module: ModuleType, device: Any) -> Backend:
     probe_module = _unwrapped(module)
     if array_api_compat.is_cupy_namespace(probe_module):
-        _check_gpu(probe_module)
-        if device is None:
-            device = probe_module.cuda.Device()
-        elif isinstance(device, int):
-            device = probe_module.cuda.Device(device)
+        return _cupy_backend(probe_module, device)
     try:
         probe = (
             probe_module.empty((0,), device=device)
@@ -180,6 +187,60 @@ def _from_module(module: ModuleType, device: Any) -> Backend:
     dev = array_api_compat.device(probe)
     name = _name_of(xp)
     return Backend(xp=xp, device=dev, name=name)
+
+
+def _cupy_backend(cupy: ModuleType, device: Any) -> Backend:
+    """CuPy on GPU ``device`` (an int, a ``cupy.cuda.Device`` or None for the current one).
+
+    CuPy's creation functions take no ``device=`` keyword (CuPy 13 and 14), and the
+    array-api-compat wrapper ignores it except in ``asarray``: a device is *selected* with
+    ``cupy.cuda.Device(n)`` and arrays are created inside ``with device:``.  A trial
+    allocation there proves that the GPU really works.
+    """
+    _check_gpu(cupy)
+    try:
+        dev = cupy.cuda.Device(device)  # None: the current device; Device(Device) is fine
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"backend='cupy': device must be a GPU number or a cupy.cuda.Device, not "
+            f"{device!r} ({exc})"
+        ) from exc
+    except _CUDA_ERRORS as exc:
+        raise _gpu_unusable(device, exc) from exc
+    try:
+        with dev:
+            cupy.empty((0,), dtype=cupy.float32)
+    except _CUDA_ERRORS as exc:
+        raise _gpu_unusable(device, exc) from exc
+    xp = importlib.import_module("array_api_compat.cupy")
+    return Backend(xp=xp, device=dev, name="cupy")
+
+
+#: What a CUDA failure raises: CUDARuntimeError and CUDADriverError are RuntimeErrors;
+#: a broken CUDA installation can raise OSError or ImportError at the first call.
+_CUDA_ERRORS = (RuntimeError, OSError, ImportError)
+
+
+def _gpu_unusable(device: Any, exc: BaseException) -> BackendUnavailableError:
+    where = "the current GPU" if device is None else f"GPU {device!r}"
+    return BackendUnavailableError(
+        f"backend='cupy': CuPy reports a CUDA device but cannot use {where} "
+        f"({type(exc).__name__}: {exc}). Check `nvidia-smi` and that the CuPy wheel "
+        "matches the driver's CUDA version, or choose backend='numpy'."
+    )
+
+
+def device_scope(backend: Backend) -> contextlib.AbstractContextManager[Any]:
+    """A context in which new arrays of ``backend`` land on ``backend.device``.
+
+    The Array API creation functions take ``device=``, but CuPy's (and array-api-compat's
+    CuPy wrapper, except ``asarray``) ignore it and allocate on the *current* GPU.  For CuPy
+    this enters ``backend.device`` (a ``cupy.cuda.Device``); for every other backend it does
+    nothing.  Never hold it across a ``yield``: enter it around the work of one step.
+    """
+    if is_cupy(backend.xp):
+        return backend.device  # type: ignore[no-any-return]
+    return contextlib.nullcontext()
 
 
 def _unwrapped(module: ModuleType) -> ModuleType:
@@ -232,11 +293,17 @@ def is_cupy(xp: ModuleType) -> bool:
 
 
 def to_numpy(x: Array) -> np.ndarray:
-    """Copy an array of any supported backend to a host ``numpy.ndarray``."""
+    """Copy an array of any supported backend to a host ``numpy.ndarray``.
+
+    Host data (NumPy arrays, lists, scalars) comes back as a NumPy array without a copy
+    where NumPy allows it.
+    """
     if isinstance(x, np.ndarray):
         return x
     if array_api_compat.is_cupy_array(x):
-        return x.get()
+        return x.get()  # CuPy arrays refuse implicit conversion (np.asarray raises)
+    if not array_api_compat.is_array_api_obj(x):
+        return np.asarray(x)
     if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(x)):
         import array_api_strict  # only reached when strict arrays exist
 
@@ -251,15 +318,18 @@ def to_numpy(x: Array) -> np.ndarray:
 
 
 def from_numpy(a: Any, backend: Backend, dtype: Any = None) -> Array:
-    """Copy host data (a NumPy array or anything ``numpy.asarray`` takes) to ``backend``.
+    """Copy data to ``backend``: a NumPy array, anything ``numpy.asarray`` takes, or an
+    array of another backend (CuPy, ``array_api_strict``, ...), which goes through the host.
 
     ``dtype`` may be a NumPy dtype or a name; the cast happens on the host so that every
-    backend receives the same bits.
+    backend receives the same bits.  For CuPy the copy lands on ``backend.device``.
     """
-    host = np.asarray(a)
+    host_data = array_api_compat.is_numpy_array(a) or not array_api_compat.is_array_api_obj(a)
+    host = np.asarray(a) if host_data else to_numpy(a)  # only device arrays are read back
     if dtype is not None:
         host = host.astype(_numpy_dtype(dtype), copy=False)
-    return backend.xp.asarray(host, device=backend.device)
+    with device_scope(backend):
+        return backend.xp.asarray(host, device=backend.device)
 
 
 def _numpy_dtype(dtype: Any) -> np.dtype:

@@ -283,6 +283,6 @@ def load_checkpoint(
                 f"{a.dtype}, expected {shapes[i % len(shapes)]} and {dtype}"
             )
         host_state.append(a)
-    network.load_parameters(loaded.parameters)
+    network.set_weights(*loaded.get_weights())
     optimizer.load_state([from_numpy(a, network.backend) for a in host_state], steps)
     return metadata

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -213,11 +215,15 @@ def test_gpu_check_script_is_valid_bash() -> None:
     subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text()
     assert "pip download --no-deps" in text and 'carry=[".whl", ".mnist"]' in text
+    assert "timeout_s=420" in text  # 340 s of budgets: room for a rerun in 15 device-minutes
+    for name in ("array-api-compat", "array-api-strict"):  # the carried wheels are pinned
+        assert re.search(rf"{name}==\d+\.\d+\.\d+", text), name
+    assert "-m gpu" in text and "ANYARRAY_NN_REQUIRE_GPU=1" in text and "timeout -s INT" in text
 
 
 def test_gpu_suite_dry_run_on_the_cpu(tmp_path: Path) -> None:
     """The parent / child / merge / write flow of gpu_speed.py, with NumPy standing in."""
-    flags = ["--dry-run", "--limit", "300", "--quick", "--no-torch", "--no-accuracy"]
+    flags = ["--dry-run", "--limit", "300", "--quick", "--no-torch", "--no-accuracy", "--no-e2e"]
     code = gpu_speed.main([*flags, "--out-dir", str(tmp_path)])
     assert code == 0
     data = json.loads((tmp_path / "dry-run-on-numpy.json").read_text())
@@ -229,3 +235,49 @@ def test_gpu_suite_dry_run_on_the_cpu(tmp_path: Path) -> None:
     ]
     assert set(data["matmul_peak_gflops"]) == {"tf32 off", "tf32 on"}
     assert "| float32+tf32 |" in (tmp_path / "dry-run-on-numpy.md").read_text()
+
+
+def test_gpu_report_says_when_the_target_was_not_reached() -> None:
+    tta = {
+        "target": 0.98,
+        "setup": "784-800-10",
+        "seconds": 40.0,
+        "load_seconds": 1.0,
+        "train_seconds": 39.0,
+        "epochs": 30,
+        "accuracy": 0.975,
+        "accuracy_per_epoch": [0.95, 0.977, 0.975],
+        "reached": False,
+        "error": "98% not reached in 30 epochs",
+    }
+    line = gpu_speed.accuracy_line(tta)
+    assert "NOT reached" in line and "30 epochs" in line and "97.70%" in line
+    assert "**40.0 s**" not in line
+    assert "not measured" in gpu_speed.accuracy_line({"error": "timed out after 60 s"})
+    failed = {"command": "anyarray-nn train --backend cupy", "seconds": 3.0, "returncode": 1}
+    assert "FAILED" in gpu_speed.e2e_line(failed)
+    assert "FAILED" not in gpu_speed.e2e_line({**failed, "returncode": 0})
+    md = gpu_speed.markdown_report(
+        {"cases": [], "time_to_accuracy": tta, "e2e": failed, "errors": ["a", "b"]}
+    )
+    assert "NOT reached" in md and "**2 error(s)**" in md
+
+
+def test_gpu_children_stream_and_stop_with_sigint(capsys: pytest.CaptureFixture[str]) -> None:
+    code = (
+        "import time\n"
+        "print('first line', flush=True)\n"
+        "try:\n    time.sleep(30)\n"
+        "except KeyboardInterrupt:\n    print('saved on SIGINT', flush=True); raise SystemExit(3)\n"
+    )
+    run = gpu_speed.stream_child([sys.executable, "-c", code], dict(os.environ), timeout=2.0)
+    assert run["timed_out"] and run["returncode"] == 3 and run["seconds"] < 12
+    assert run["output_tail"] == ["first line", "saved on SIGINT"]
+    assert "first line" in capsys.readouterr().out  # echoed as it came
+
+
+def test_gpu_budget_skips_children_that_would_not_fit() -> None:
+    assert gpu_speed.Budget(None, 70.0).child_timeout() == 70.0
+    assert gpu_speed.Budget(300.0, 70.0).child_timeout() == 70.0
+    assert gpu_speed.Budget(45.0, 70.0).child_timeout() <= 45.0
+    assert gpu_speed.Budget(5.0, 70.0).child_timeout() is None

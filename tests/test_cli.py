@@ -12,23 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CUPY  # the one GPU probe (tests/conftest.py), run once
 
 from anyarray_nn import Network
-from anyarray_nn.backend import BackendUnavailableError, resolve_backend
 from anyarray_nn.cli.main import REGISTRARS, build_parser, main
 from anyarray_nn.data.images import ImageFileError, load_digit_image
 from anyarray_nn.persistence import save_network
-
-
-def _cupy_usable() -> bool:
-    try:
-        resolve_backend("cupy")
-    except BackendUnavailableError:
-        return False
-    return True
-
-
-CUPY_USABLE = _cupy_usable()
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -214,7 +203,7 @@ def test_data_dir_without_mnist_and_no_download(
     _assert_one_line_error(err, "train-images")
 
 
-@pytest.mark.skipif(CUPY_USABLE, reason="a usable GPU is present")
+@pytest.mark.skipif(CUPY.usable, reason="a usable GPU is present")
 def test_unusable_backend(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "train", "--backend", "cupy", "--epochs", "1")
     assert code == 1

@@ -23,13 +23,14 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
 
 from ..backend import (
     Backend,
+    device_scope,
     from_numpy,
     host_permutation,
     host_rng,
@@ -38,6 +39,7 @@ from ..backend import (
     resolve_dtype,
 )
 from .augment import shift_images
+from .cupy_stream import CupyStreamer
 
 __all__ = ["BatchIterator"]
 
@@ -152,7 +154,10 @@ class BatchIterator:
         self._scale = 1.0 / 255.0  # a Python float: keeps float32 float32
         self._host_x = host_x  # (N, H*W) uint8, C-contiguous
         self._host_y = host_y  # (N,) int64
-        self._eye = xp.eye(self.num_classes, dtype=self.dtype, device=dev) if self.one_hot else None
+        self._eye: Array | None = None
+        if self.one_hot:
+            with device_scope(self.backend):  # CuPy creates on the current GPU only
+                self._eye = xp.eye(self.num_classes, dtype=self.dtype, device=dev)
 
         nbytes = int(host_x.nbytes)
         self.resident: bool = memory_budget is None or nbytes <= memory_budget
@@ -166,7 +171,7 @@ class BatchIterator:
             self._x = None
         if not self.shuffle:
             self._y_dev = from_numpy(host_y, self.backend)  # labels never change order
-        self._cupy_stream: _CupyStreamer | None = None
+        self._cupy_stream: CupyStreamer | None = None
 
     # ------------------------------------------------------------------ validation
     def _validate(self, images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -261,42 +266,62 @@ class BatchIterator:
             perm_dev = from_numpy(perm, backend) if self.resident else None
         shifts_dev = from_numpy(shifts, backend) if shifts is not None else None
 
+        chunks: Generator[tuple[int, int, Array | None], None, None]
         if self.resident:
-            chunks: Iterator[tuple[int, int, Array | None]] = iter(((0, n_used, None),))
+            chunks = _one_chunk(n_used)
         elif is_cupy(xp):
             if self._cupy_stream is None:
-                self._cupy_stream = _CupyStreamer(self._host_x, self.chunk_rows, backend)
+                self._cupy_stream = CupyStreamer(self._host_x, self.chunk_rows, backend)
             chunks = self._cupy_stream.chunks(perm, n_used)
         else:
             chunks = self._host_chunks(perm, n_used)
 
-        for c0, c1, chunk in chunks:
-            for start in range(c0, c1, b):
-                stop = min(start + b, c1)
-                if chunk is not None:  # streamed: rows start..stop of the epoch, in order
-                    xb = chunk[start - c0 : stop - c0, :]
-                elif perm_dev is not None:
-                    xb = xp.take(self._x, perm_dev[start:stop], axis=0)
-                else:
-                    xb = self._x[start:stop, :]
-                if shifts_dev is not None:
-                    xb = shift_images(
-                        xp,
-                        xb,
-                        shifts_dev[0, start:stop],
-                        shifts_dev[1, start:stop],
-                        self.image_shape,
-                        max_shift=self.max_shift,
-                    )
-                X = xp.astype(xb, self.dtype)  # a fresh array: safe to scale in place
-                X *= self._scale
-                yb = y_dev[start:stop]
-                Y = xp.take(self._eye, yb, axis=0) if self._eye is not None else yb
-                yield X, Y
+        try:
+            for c0, c1, chunk in chunks:
+                for start in range(c0, c1, b):
+                    stop = min(start + b, c1)
+                    with device_scope(backend):  # entered per batch, never across a yield
+                        X, Y = self._batch(chunk, c0, start, stop, perm_dev, shifts_dev, y_dev)
+                    yield X, Y
+        finally:  # an abandoned epoch: the streamer waits for its in-flight copy now
+            chunks.close()
+
+    def _batch(
+        self,
+        chunk: Array | None,
+        c0: int,
+        start: int,
+        stop: int,
+        perm_dev: Array | None,
+        shifts_dev: Array | None,
+        y_dev: Array,
+    ) -> tuple[Array, Array]:
+        """Samples ``start:stop`` of the epoch: scaled ``X`` and (one-hot) ``Y``."""
+        xp = self.backend.xp
+        if chunk is not None:  # streamed: rows start..stop of the epoch, in order
+            xb = chunk[start - c0 : stop - c0, :]
+        elif perm_dev is not None:
+            xb = xp.take(self._x, perm_dev[start:stop], axis=0)
+        else:
+            xb = self._x[start:stop, :]
+        if shifts_dev is not None:
+            xb = shift_images(
+                xp,
+                xb,
+                shifts_dev[0, start:stop],
+                shifts_dev[1, start:stop],
+                self.image_shape,
+                max_shift=self.max_shift,
+            )
+        X = xp.astype(xb, self.dtype)  # a fresh array: safe to scale in place
+        X *= self._scale
+        yb = y_dev[start:stop]
+        Y = xp.take(self._eye, yb, axis=0) if self._eye is not None else yb
+        return X, Y
 
     def _host_chunks(
         self, perm: np.ndarray | None, n_used: int
-    ) -> Iterator[tuple[int, int, Array]]:
+    ) -> Generator[tuple[int, int, Array], None, None]:
         """Standard streaming path: gather a chunk's rows on the host, copy, batch from it."""
         for c0 in range(0, n_used, self.chunk_rows):
             c1 = min(c0 + self.chunk_rows, n_used)
@@ -307,79 +332,14 @@ class BatchIterator:
             yield c0, c1, from_numpy(host, self.backend)
 
 
+def _one_chunk(n_used: int) -> Generator[tuple[int, int, None], None, None]:
+    """The resident data set's single "chunk": rows are gathered from the device copy."""
+    yield 0, n_used, None
+
+
 def _as_int(value: Any, name: str, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
-
-
-class _CupyStreamer:
-    """CuPy-only streaming: pinned host buffers, async copies on a side stream.
-
-    Two pinned host buffers and two device buffers of ``chunk_rows`` rows.  While the
-    batches of chunk ``i`` are consumed on the current stream, chunk ``i + 1`` is gathered
-    on the host into the other pinned buffer and copied asynchronously on ``copy_stream``.
-    Events keep buffers from being overwritten while in use:
-
-    * ``copied[j]`` (on the copy stream, after the copy into slot ``j``): the compute
-      stream waits on it before using device buffer ``j``; the host waits on it before
-      rewriting pinned buffer ``j``.
-    * ``consumed[j]`` (on the compute stream, after the last batch of slot ``j`` was
-      converted): the copy stream waits on it before overwriting device buffer ``j``.
-
-    Batches handed out are fresh arrays (``astype``), so only those conversions, which
-    are ordered on the compute stream before ``consumed[j]``, read device buffer ``j``.
-    """
-
-    def __init__(self, host_x: np.ndarray, chunk_rows: int, backend: Backend) -> None:
-        import cupy
-        import cupyx
-
-        self._cupy = cupy
-        self._host_x = host_x
-        self._device = backend.device
-        d = int(host_x.shape[1])
-        with self._device:
-            self._pinned = [cupyx.empty_pinned((chunk_rows, d), dtype=np.uint8) for _ in "ab"]
-            self._dev = [cupy.empty((chunk_rows, d), dtype=cupy.uint8) for _ in "ab"]
-            self._copy_stream = cupy.cuda.Stream(non_blocking=True)
-            self._copied = [cupy.cuda.Event(disable_timing=True) for _ in "ab"]
-            self._consumed = [cupy.cuda.Event(disable_timing=True) for _ in "ab"]
-            self._chunk_rows = chunk_rows
-            for j in range(2):  # start "done" so the first waits return immediately
-                self._copied[j].record(self._copy_stream)
-                self._consumed[j].record()
-
-    def _submit(self, slot: int, perm: np.ndarray | None, c0: int, c1: int) -> None:
-        m = c1 - c0
-        self._copied[slot].synchronize()  # the previous copy out of this pinned buffer
-        pinned = self._pinned[slot][:m]
-        if perm is None:
-            np.copyto(pinned, self._host_x[c0:c1])
-        else:
-            # mode="clip": indices are a valid permutation, and "raise" would buffer `out`
-            np.take(self._host_x, perm[c0:c1], axis=0, out=pinned, mode="clip")
-        with self._device:
-            self._copy_stream.wait_event(self._consumed[slot])
-            self._dev[slot][:m].set(pinned, stream=self._copy_stream)
-            self._copied[slot].record(self._copy_stream)
-
-    def chunks(self, perm: np.ndarray | None, n_used: int) -> Iterator[tuple[int, int, Array]]:
-        starts = list(range(0, n_used, self._chunk_rows))
-        bounds = [(c0, min(c0 + self._chunk_rows, n_used)) for c0 in starts]
-        if not bounds:
-            return
-        self._submit(0, perm, *bounds[0])
-        for i, (c0, c1) in enumerate(bounds):
-            slot = i % 2
-            if i + 1 < len(bounds):  # prefetch: host gather + async copy of the next chunk
-                self._submit(1 - slot, perm, *bounds[i + 1])
-            with self._device:
-                self._cupy.cuda.get_current_stream().wait_event(self._copied[slot])
-            try:
-                yield c0, c1, self._dev[slot][: c1 - c0]
-            finally:  # every batch read from this slot has been enqueued (also on break)
-                with self._device:
-                    self._consumed[slot].record()

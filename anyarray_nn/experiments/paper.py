@@ -3,9 +3,9 @@
 Five steps, each changing one thing of the previous one (:data:`PAPER_STEPS`):
 
 1. sigmoid units, quadratic cost, weights drawn from N(0, 1), learning rate 1.0: the
-   weighted inputs are so large that almost every hidden unit is saturated (eq. 12), the
-   errors ``delta^1`` are tiny, and the network barely learns;
-2. weights with standard deviation ``n_in^-1/2`` (eq. 13): the units leave saturation and the
+   weighted inputs are so large that almost every hidden unit is saturated, the
+   errors ``delta^1`` of (13) are tiny, and the network barely learns;
+2. weights with standard deviation ``n_in^-1/2`` ([init]): the units leave saturation and the
    network learns, slowly;
 3. ReLU hidden units: no saturation on the positive side, larger ``delta^1``;
 4. a better learning rate;
