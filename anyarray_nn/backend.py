@@ -27,9 +27,9 @@ import numpy as np
 
 __all__ = [
     "BACKEND_NAMES",
+    "DTYPES",
     "Backend",
     "BackendUnavailableError",
-    "backend_of",
     "device_scope",
     "floating_point_errors_ignored",
     "from_numpy",
@@ -38,6 +38,9 @@ __all__ = [
     "resolve_dtype",
     "to_numpy",
 ]
+
+#: Compute dtypes, by name: float32 by default, float64 on request.
+DTYPES = ("float32", "float64")
 
 #: Backend names understood by :func:`resolve_backend`.
 BACKEND_NAMES = ("numpy", "cupy", "array_api_strict")
@@ -262,12 +265,6 @@ def _name_of(xp: ModuleType) -> str:
     return getattr(xp, "__name__", "unknown").split(".")[-1]
 
 
-def backend_of(*arrays: Array) -> Backend:
-    """The :class:`Backend` (namespace and device) that ``arrays`` live on."""
-    xp = array_api_compat.array_namespace(*arrays)
-    return Backend(xp=xp, device=array_api_compat.device(arrays[0]), name=_name_of(xp))
-
-
 def resolve_dtype(xp: ModuleType, dtype: Any) -> Any:
     """Turn ``"float32"``/``"float64"`` (or a dtype of ``xp``) into a floating dtype of ``xp``.
 
@@ -279,8 +276,8 @@ def resolve_dtype(xp: ModuleType, dtype: Any) -> Any:
     name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None) or str(dtype)
     name = str(name).replace("numpy.", "").replace("<class '", "").replace("'>", "")
     name = name.rsplit(".", 1)[-1]
-    if name not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be {' or '.join(map(repr, DTYPES))}, not {dtype!r}")
     return getattr(xp, name)
 
 

@@ -9,7 +9,6 @@ a machine without a GPU.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import platform
 import statistics
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from anyarray_nn import files
 
 N_TRAIN = 60_000
 #: The case grid of the CPU suite (issue 6): layers x batch sizes x dtypes.
@@ -285,10 +286,5 @@ def format_table(results: Sequence[CaseResult], ours: str, others: Sequence[str]
 
 def write_json(path: str | Path, results: Sequence[CaseResult], **meta: Any) -> Path:
     """Write ``{"cases": [...], **meta}`` to ``path`` atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"cases": [r.to_dict() for r in results], **meta}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return files.write_json(path, payload)

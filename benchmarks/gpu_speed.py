@@ -85,6 +85,8 @@ from train_speed import (  # noqa: E402
     torch_available,
 )
 
+from anyarray_nn.files import atomic_write  # noqa: E402
+
 OURS, THEIRS = "anyarray_nn_cupy", "torch_cuda"
 GPU_LAYERS = ("784-64-10", "784-800-10")
 GPU_BATCH_SIZES = (128, 1024, 8192)
@@ -583,9 +585,8 @@ def write_results(args: argparse.Namespace, payload: dict[str, Any]) -> tuple[Pa
     meta = {k: v for k, v in payload.items() if k != "cases"}
     json_path = write_json(args.out_dir / f"{name}.json", results, **meta)
     md_path = args.out_dir / f"{name}.md"
-    tmp = md_path.with_name(md_path.name + ".tmp")
-    tmp.write_text(markdown_report(payload), encoding="utf-8")
-    os.replace(tmp, md_path)
+    with atomic_write(md_path, "w", encoding="utf-8") as f:
+        f.write(markdown_report(payload))
     return json_path, md_path
 
 

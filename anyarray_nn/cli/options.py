@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..backend import BACKEND_NAMES, resolve_backend
+from ..backend import BACKEND_NAMES, DTYPES, resolve_backend
 from ..data import MNISTNotFoundError
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 #: Floating dtypes a network computes in (what ``backend.resolve_dtype`` accepts).
-DTYPES = ("float32", "float64")
 
 #: ``argparse`` groups and parsers both have ``add_argument``.
 Group = argparse._ActionsContainer
