@@ -11,6 +11,7 @@ a half-written model behind.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -153,7 +154,7 @@ def _architecture(
     except (KeyError, TypeError, ValueError) as exc:
         reason = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ModelFileError(f"{path}: invalid network metadata ({reason})") from exc
-    n = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    n = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     if n > max_parameters:
         raise ModelFileError(
             f"{path}: the metadata claims a network of {n} parameters (sizes "

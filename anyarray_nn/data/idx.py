@@ -37,7 +37,7 @@ import numpy as np
 
 from ..files import atomic_write
 
-__all__ = ["IDXFormatError", "load_idx_pair", "read_idx", "write_idx"]
+__all__ = ["MAX_IDX_BYTES", "IDXFormatError", "load_idx_pair", "read_idx", "write_idx"]
 
 PathLike = str | os.PathLike[str]
 
@@ -56,6 +56,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # promises an absurd payload *before* allocating memory for it.
 _MAX_DEFLATE_RATIO = 1032
 _CHUNK = 1 << 20
+#: Default limit on the decompressed size of an IDX file (header and payload): about four
+#: times EMNIST's largest file.  A header promising more is refused before anything is read or
+#: allocated, so a gzip bomb costs nothing; ``max_bytes=`` states another limit.
+MAX_IDX_BYTES = 1 << 31
 
 
 class IDXFormatError(ValueError):
@@ -103,6 +107,7 @@ def _read_idx(
     ndim: int | None = None,
     dtype: np.dtype | type | None = None,
     want_sha256: bool = False,
+    max_bytes: int | None = None,
 ) -> tuple[np.ndarray, str | None]:
     """Read and check one IDX file; optionally hash its decompressed bytes on the way.
 
@@ -110,7 +115,9 @@ def _read_idx(
     the payload, the checksum, native byte order.  Returns the array and, when
     ``want_sha256``, the hex SHA-256 of the decompressed file (header and payload).  The
     payload is decompressed straight into the returned array (no intermediate ``bytes``
-    object), so a 47 MB MNIST file costs one buffer and one pass.
+    object), so a 47 MB MNIST file costs one buffer and one pass.  ``max_bytes`` bounds
+    the decompressed size (default :data:`MAX_IDX_BYTES`); decompression never runs past
+    the size the header promises.
     """
     path = Path(path)
     with contextlib.ExitStack() as stack:
@@ -124,6 +131,7 @@ def _read_idx(
         try:
             header = _read_header(path, stream, ndim, dtype)
             _check_payload_size(path, header, compressed, file_size)
+            _check_limit(path, header, MAX_IDX_BYTES if max_bytes is None else max_bytes)
             flat = _read_payload(path, stream, header, compressed)
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             # Only gzip can raise these here: a truncated or damaged compressed stream.
@@ -220,6 +228,18 @@ def _check_payload_size(path: Path, header: _Header, compressed: bool, file_size
         )
 
 
+def _check_limit(path: Path, header: _Header, max_bytes: int) -> None:
+    """Refuse a header that promises more than ``max_bytes`` (before any allocation)."""
+    total = len(header.magic) + len(header.dims) + header.payload_size
+    if total > max_bytes:
+        raise IDXFormatError(
+            path,
+            f"header promises shape {header.shape} = {total} bytes, more than the limit of "
+            f"{max_bytes} bytes (a damaged file or a decompression bomb; pass max_bytes= "
+            "to read larger files)",
+        )
+
+
 def _read_payload(path: Path, stream: BinaryIO, header: _Header, compressed: bool) -> np.ndarray:
     """The payload, read (decompressed) straight into a flat big-endian array."""
     payload_size = header.payload_size
@@ -227,7 +247,9 @@ def _read_payload(path: Path, stream: BinaryIO, header: _Header, compressed: boo
     with memoryview(flat.view(np.uint8)) as view:
         filled = 0
         while filled < payload_size:
-            n = stream.readinto(view[filled:])
+            # 1 MiB at a time: gzip's readinto would otherwise decompress the whole
+            # request into a temporary bytes object first (the payload held twice).
+            n = stream.readinto(view[filled : filled + _CHUNK])
             if not n:
                 break
             filled += n
@@ -252,7 +274,11 @@ def _native(flat: np.ndarray, header: _Header) -> np.ndarray:
 
 
 def read_idx(
-    path: PathLike, *, ndim: int | None = None, dtype: np.dtype | type | None = None
+    path: PathLike,
+    *,
+    ndim: int | None = None,
+    dtype: np.dtype | type | None = None,
+    max_bytes: int | None = None,
 ) -> np.ndarray:
     """Read an IDX file (plain or gzip-compressed) into a host NumPy array.
 
@@ -265,6 +291,9 @@ def read_idx(
         header before the payload is read, so a mislabelled file fails fast.
     dtype : numpy dtype, optional
         Required element type (e.g. ``numpy.uint8``).
+    max_bytes : int, optional
+        Largest decompressed size accepted (header and payload); default
+        :data:`MAX_IDX_BYTES`.  Checked from the header, before anything is allocated.
 
     Returns
     -------
@@ -275,11 +304,11 @@ def read_idx(
     ------
     IDXFormatError
         Bad magic number, unexpected dimension count or type, truncated header or payload,
-        trailing bytes, or a broken gzip stream.
+        trailing bytes, a broken gzip stream, or a size above ``max_bytes``.
     FileNotFoundError
         The file does not exist.
     """
-    return _read_idx(path, ndim=ndim, dtype=dtype)[0]
+    return _read_idx(path, ndim=ndim, dtype=dtype, max_bytes=max_bytes)[0]
 
 
 def load_idx_pair(

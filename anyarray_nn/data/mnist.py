@@ -41,6 +41,7 @@ from .mnist_files import (
     default_cache_dir,
     find_mnist_files,
     merged_checksums,
+    size_limit,
 )
 
 __all__ = ["MNIST", "load_mnist"]
@@ -88,8 +89,21 @@ def _load_folder(
     for split in ("train", "t10k"):
         images_stem, labels_stem = f"{split}-images-idx3-ubyte", f"{split}-labels-idx1-ubyte"
         images_path, labels_path = files[images_stem], files[labels_stem]
-        images, images_sha = _read_idx(images_path, ndim=3, dtype=np.uint8, want_sha256=verify)
-        labels, labels_sha = _read_idx(labels_path, ndim=1, dtype=np.uint8, want_sha256=verify)
+        known = checksums if verify else {}  # exact sizes for the original files
+        images, images_sha = _read_idx(
+            images_path,
+            ndim=3,
+            dtype=np.uint8,
+            want_sha256=verify,
+            max_bytes=size_limit(images_stem, known),
+        )
+        labels, labels_sha = _read_idx(
+            labels_path,
+            ndim=1,
+            dtype=np.uint8,
+            want_sha256=verify,
+            max_bytes=size_limit(labels_stem, known),
+        )
         if verify:
             check_sha256(images_path, images_stem, images_sha, checksums)
             check_sha256(labels_path, labels_stem, labels_sha, checksums)

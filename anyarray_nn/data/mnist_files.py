@@ -17,6 +17,7 @@ from .idx import PathLike
 
 __all__ = [
     "DATA_ENV_VAR",
+    "MNIST_BYTES",
     "MNIST_FILES",
     "MNIST_SHA256",
     "ChecksumError",
@@ -51,6 +52,16 @@ MNIST_SHA256: Mapping[str, str] = types.MappingProxyType(
         "t10k-labels-idx1-ubyte": (
             "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
         ),  # 10008 bytes
+    }
+)
+
+#: Decompressed size in bytes of each canonical MNIST file (header and payload).
+MNIST_BYTES: Mapping[str, int] = types.MappingProxyType(
+    {
+        "train-images-idx3-ubyte": 47040016,
+        "train-labels-idx1-ubyte": 60008,
+        "t10k-images-idx3-ubyte": 7840016,
+        "t10k-labels-idx1-ubyte": 10008,
     }
 )
 
@@ -148,6 +159,18 @@ def check_sha256(path: Path, stem: str, actual: str | None, checksums: Mapping[s
     expected = checksums.get(stem)
     if expected is not None and actual != expected.lower():
         raise ChecksumError(path, expected.lower(), str(actual))
+
+
+def size_limit(stem: str, checksums: Mapping[str, str]) -> int | None:
+    """The decompressed size a file of canonical name ``stem`` may have.
+
+    Exactly :data:`MNIST_BYTES` when it is checked against the original MNIST checksum
+    (a gzip bomb under that name is refused from its header); otherwise ``None``, the IDX
+    reader's general limit (:data:`~anyarray_nn.data.idx.MAX_IDX_BYTES`).
+    """
+    if checksums.get(stem, "").lower() == MNIST_SHA256.get(stem):
+        return MNIST_BYTES[stem]
+    return None
 
 
 def merged_checksums(checksums: Mapping[str, str] | None) -> Mapping[str, str]:

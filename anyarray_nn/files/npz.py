@@ -114,9 +114,7 @@ class NpzReader:
             self._zip = zipfile.ZipFile(self.path)
         except _LOW_LEVEL as exc:
             raise NpzError(f"not a readable .npz file ({_reason(exc)})") from exc
-        self.names = {
-            n.removesuffix(".npy") for n in self._zip.namelist() if n.endswith(".npy")
-        }
+        self.names = {n.removesuffix(".npy") for n in self._zip.namelist() if n.endswith(".npy")}
 
     def __enter__(self) -> NpzReader:
         return self
@@ -201,4 +199,3 @@ def _fill(fp: Any, target: np.ndarray, name: str) -> None:
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
