@@ -257,7 +257,7 @@ def test_canonical_mnist_name_gets_the_exact_size(tmp_path: Path) -> None:
 
     for stem in MNIST_FILES:
         (tmp_path / stem).write_bytes(b"")
-    _gzip_idx(tmp_path / "train-images-idx3-ubyte.gz", 70_000, 2 * MB)
+    _gzip_idx(tmp_path / "train-images-idx3-ubyte.gz", 70_000, 16 * MB)
     (tmp_path / "train-images-idx3-ubyte").unlink()
     with peak_memory() as peak, pytest.raises(IDXFormatError, match="limit of 47040016 bytes"):
         load_mnist(tmp_path, download=False)
