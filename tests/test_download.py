@@ -84,11 +84,44 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+        elif mode == "trickle":  # one byte every 0.2 s, with an honest length
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self._trickle(body)
+        elif mode == "endless":  # no Content-Length: bytes until the client hangs up
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            self._endless()
+        elif mode == "huge":  # announces 10 GB
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 << 30))
+            self.end_headers()
+            self.close_connection = True
         elif mode == "stall":
             time.sleep(1.0)
             self._send(200, body)
         else:
             self._send(400, b"bad mode")
+
+    def _trickle(self, body: bytes) -> None:
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass  # the client gave up
+
+    def _endless(self) -> None:
+        chunk = bytes(1 << 16)
+        try:
+            while True:
+                self.wfile.write(chunk)
+        except OSError:
+            pass
 
     def _send(self, code: int, body: bytes) -> None:
         self.send_response(code)
@@ -318,3 +351,43 @@ def test_env_var_folder_is_never_downloaded_into(
         load_mnist(mirrors=[_url(server, "good")], checksums=SUMS)
     assert server.requests[start:] == []
     assert _listing(empty) == []
+
+
+# --------------------------------------------------------------------------------------
+# hostile servers: a deadline and a size cap (issue 13, finding 3)
+# --------------------------------------------------------------------------------------
+
+
+def test_trickling_server_stops_at_the_deadline(server: _Server, tmp_path: Path) -> None:
+    folder = tmp_path / "mnist"
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="deadline of 1 s"):
+        download_mnist(folder, mirrors=[_url(server, "trickle")], checksums=SUMS, deadline=1.0)
+    assert time.monotonic() - start < 3.0
+    assert _listing(folder) == []
+
+
+def test_endless_response_without_length_is_capped(server: _Server, tmp_path: Path) -> None:
+    folder = tmp_path / "mnist"
+    with pytest.raises(DownloadError, match="more than the 1000000-byte cap"):
+        download_mnist(folder, mirrors=[_url(server, "endless")], checksums=SUMS, max_bytes=10**6)
+    assert _listing(folder) == []
+
+
+def test_default_cap_of_a_file_of_unknown_size(
+    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anyarray_nn.data import download
+
+    monkeypatch.setattr(download, "MAX_DOWNLOAD_BYTES", 500_000)
+    folder = tmp_path / "mnist"
+    with pytest.raises(DownloadError, match="more than the 500000-byte cap"):
+        download_mnist(folder, mirrors=[_url(server, "endless")], checksums=SUMS)
+    assert _listing(folder) == []
+
+
+def test_announced_length_above_the_cap_is_refused_at_once(server: _Server, tmp_path: Path) -> None:
+    folder = tmp_path / "mnist"
+    with pytest.raises(DownloadError, match="announces 10737418240 bytes"):
+        download_mnist(folder, mirrors=[_url(server, "huge")])  # the original MNIST's cap
+    assert _listing(folder) == []

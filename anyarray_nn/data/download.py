@@ -3,6 +3,11 @@
 Each file ``<name>.gz`` is fetched from the first mirror that serves it into a temporary
 file in the target folder (:func:`anyarray_nn.files.atomic_write`), format-checked and
 verified against its SHA-256, and only then renamed to its final name.
+
+A server is untrusted: a download has a total deadline (all files and mirrors together)
+and a size cap per file (the original files' known sizes, else :data:`MAX_DOWNLOAD_BYTES`),
+both enforced while the bytes arrive, whether or not the server announces a length; a
+failed download leaves nothing in the cache.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import http.client
 import logging
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +35,16 @@ from .mnist_files import (
     default_cache_dir,
     find_mnist_files,
     merged_checksums,
+    size_limit,
 )
 
-__all__ = ["MNIST_MIRRORS", "DownloadError", "download_mnist"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "MAX_DOWNLOAD_BYTES",
+    "MNIST_MIRRORS",
+    "DownloadError",
+    "download_mnist",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +53,12 @@ MNIST_MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
+
+#: Size cap of a downloaded file whose size is not known in advance (other data than the
+#: original MNIST files).
+MAX_DOWNLOAD_BYTES = 256 << 20
+#: Default total deadline of :func:`download_mnist`, in seconds (MNIST is 11 MB).
+DEFAULT_DEADLINE = 900.0
 
 _USER_AGENT = "anyarray_nn (MNIST loader; +https://github.com/)"
 _DOWNLOAD_CHUNK = 1 << 16
@@ -68,6 +88,39 @@ class _IncompleteDownloadError(OSError):
     """The server closed the connection before sending all the bytes it announced."""
 
 
+class _TooLargeError(OSError):
+    """The server sends (or announces) more bytes than the file may have."""
+
+
+class _DeadlineError(TimeoutError):
+    """The total deadline of the download passed."""
+
+
+class _Budget:
+    """The total deadline and a per-file size cap, checked as the bytes arrive."""
+
+    def __init__(self, deadline: float | None, timeout: float) -> None:
+        self.seconds = deadline
+        self.end = None if deadline is None else time.monotonic() + float(deadline)
+        self.timeout = float(timeout)
+
+    def expired(self) -> bool:
+        return self.end is not None and time.monotonic() >= self.end
+
+    @property
+    def message(self) -> str:
+        return f"the deadline of {self.seconds:g} s for the download passed"
+
+    def socket_timeout(self) -> float:
+        """The timeout of the next socket operation: never past the deadline."""
+        if self.end is None:
+            return self.timeout
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise _DeadlineError(self.message)
+        return min(self.timeout, left)
+
+
 def _show_progress(progress: bool | None) -> bool:
     if progress is not None:
         return progress
@@ -82,6 +135,8 @@ def _describe(exc: BaseException) -> str:
         return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, urllib.error.URLError):
         return f"cannot connect ({exc.reason})"
+    if isinstance(exc, (_DeadlineError, _TooLargeError)):
+        return str(exc)
     if isinstance(exc, TimeoutError):
         detail = str(exc)
         return "timed out" if detail in ("", "timed out") else f"timed out ({detail})"
@@ -95,40 +150,77 @@ def _describe(exc: BaseException) -> str:
 
 
 def _fetch(
-    url: str, destination: Path, stem: str, expected_sha: str | None, show: bool, timeout: float
+    url: str,
+    destination: Path,
+    stem: str,
+    expected_sha: str | None,
+    show: bool,
+    budget: _Budget,
+    cap: int,
 ) -> None:
     """Download ``url`` to ``destination`` via a temporary file; verify before renaming."""
-    from tqdm.auto import tqdm  # only needed for downloads
-
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     with (
-        urllib.request.urlopen(request, timeout=timeout) as response,
+        urllib.request.urlopen(request, timeout=budget.socket_timeout()) as response,
         atomic_write(destination, "wb") as file,
     ):
         length = response.headers.get("Content-Length")
         total = int(length) if length is not None and length.isdigit() else None
-        received = 0
-        with tqdm(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=destination.name,
-            disable=not show,
-            file=sys.stderr,
-        ) as bar:
-            while chunk := response.read(_DOWNLOAD_CHUNK):
-                file.write(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
+        if total is not None and total > cap:
+            raise _TooLargeError(f"the server announces {total} bytes, more than the {cap} cap")
+        received = _receive(response, file, destination.name, total, cap, show, budget)
         # http.client does not complain when the connection closes early: check ourselves.
         if total is not None and received != total:
             raise _IncompleteDownloadError(f"connection closed after {received} of {total} bytes")
         file.flush()  # the temporary file is verified before atomic_write renames it
         ndim = 3 if "-images-" in stem else 1
-        _, actual = _read_idx(file.name, ndim=ndim, dtype=np.uint8, want_sha256=True)
+        limit = size_limit(stem, {stem: expected_sha} if expected_sha else {})
+        _, actual = _read_idx(
+            file.name, ndim=ndim, dtype=np.uint8, want_sha256=True, max_bytes=limit
+        )
         if expected_sha is not None:
             check_sha256(destination, stem, actual, {stem: expected_sha})
+
+
+def _receive(
+    response: Any, file: Any, name: str, total: int | None, cap: int, show: bool, budget: _Budget
+) -> int:
+    """Copy the body to ``file`` under the deadline and the cap; return the bytes received."""
+    from tqdm.auto import tqdm  # only needed for downloads
+
+    # The socket under http.client's buffer: its timeout is shortened as the deadline nears.
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    received = 0
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=name,
+        disable=not show,
+        file=sys.stderr,
+    ) as bar:
+        while True:
+            if sock is not None:
+                sock.settimeout(budget.socket_timeout())
+            # read1: what has arrived (a server trickling bytes cannot hold one call open).
+            chunk = response.read1(_DOWNLOAD_CHUNK)
+            if not chunk:
+                return received
+            received += len(chunk)
+            if received > cap:
+                raise _TooLargeError(f"the server sent more than the {cap}-byte cap")
+            file.write(chunk)
+            bar.update(len(chunk))
+            budget.socket_timeout()  # raises once the deadline has passed
+
+
+def _size_cap(stem: str, sums: Mapping[str, str], max_bytes: int | None) -> int:
+    """The most bytes a download of ``stem`` may have (gzip adds little to what it holds)."""
+    if max_bytes is not None:
+        return int(max_bytes)
+    known = size_limit(stem, sums)
+    return MAX_DOWNLOAD_BYTES if known is None else known + known // 100 + (64 << 10)
 
 
 def _check_mirrors(mirrors: Sequence[str] | None) -> list[str]:
@@ -152,6 +244,8 @@ def download_mnist(
     progress: bool | None = None,
     checksums: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    deadline: float | None = DEFAULT_DEADLINE,
+    max_bytes: int | None = None,
 ) -> Path:
     """Download the MNIST files that are missing from a folder.
 
@@ -173,6 +267,12 @@ def download_mnist(
         :data:`MNIST_SHA256` (e.g. for tests with synthetic files).
     timeout : float, default 30
         Socket timeout in seconds for connecting and for each read.
+    deadline : float or None, default :data:`DEFAULT_DEADLINE`
+        Seconds for the whole call (every file and mirror); ``None``: no deadline.  A
+        server that sends slowly is given up at the deadline, not after it.
+    max_bytes : int, optional
+        Cap on each downloaded file; default the original file's size plus 1% (gzip's
+        overhead), or :data:`MAX_DOWNLOAD_BYTES` for files of unknown size.
 
     Returns
     -------
@@ -182,13 +282,14 @@ def download_mnist(
     Raises
     ------
     DownloadError
-        All mirrors failed for a file; the message lists each mirror's failure and how to
-        use local files instead.
+        All mirrors failed for a file, or the deadline passed; the message lists each
+        mirror's failure and how to use local files instead.
     """
     folder = Path(dest_dir).expanduser() if dest_dir is not None else default_cache_dir()
     bases = _check_mirrors(mirrors)
     sums = merged_checksums(checksums)
     show = _show_progress(progress)
+    budget = _Budget(deadline, timeout)
     present = find_mnist_files(folder) if folder.is_dir() else {}
     todo = [stem for stem in MNIST_FILES if stem not in present]
     if todo:
@@ -199,13 +300,17 @@ def download_mnist(
         for base in bases:
             url = urllib.parse.urljoin(base if base.endswith("/") else base + "/", filename)
             try:
-                _fetch(url, folder / filename, stem, sums.get(stem), show, timeout)
+                cap = _size_cap(stem, sums, max_bytes)
+                _fetch(url, folder / filename, stem, sums.get(stem), show, budget, cap)
             except urllib.error.HTTPError as exc:
                 exc.close()  # it holds the response socket open otherwise
                 failures.append((url, _describe(exc)))
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 # OSError covers URLError, timeouts, resets and our incomplete-read check;
                 # ValueError covers ChecksumError and IDXFormatError.
+                if budget.expired():  # a timeout at the deadline: no other mirror is tried
+                    failures.append((url, budget.message))
+                    raise DownloadError(filename, failures) from None
                 failures.append((url, _describe(exc)))
             else:
                 # A mirror that worked is the best bet for the remaining files.
