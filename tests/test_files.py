@@ -274,3 +274,32 @@ def test_unserialisable_value_keeps_the_old_file(tmp_path: Path) -> None:
         write_json(path, {"v": {1, 2}})
     assert _strict_load(path) == {"v": 1}
     assert _names(tmp_path) == ["out.json"]
+
+
+def test_stale_temporaries_are_removed_on_the_next_write(tmp_path: Path) -> None:
+    # Issue 13, finding 10: what a `kill -9` during a save leaves behind.
+    import os
+    import time
+
+    from anyarray_nn.files import atomic
+    from anyarray_nn.files.atomic import STALE_SECONDS
+
+    old = time.time() - STALE_SECONDS - 60
+    stale = tmp_path / ".model.npz.0123456789ab.tmp"
+    fresh = tmp_path / ".model.npz.ba9876543210.tmp"  # another process may be writing it
+    other = tmp_path / ".notes.tmp"  # not one of ours
+    for p in (stale, fresh, other):
+        p.write_bytes(b"x" * 100)
+    target = tmp_path / "victim.txt"
+    target.write_text("keep")
+    link = tmp_path / ".link.npz.aaaaaaaaaaaa.tmp"
+    link.symlink_to(target)
+    for p in (stale, other):
+        os.utime(p, (old, old))
+    os.utime(link, (old, old), follow_symlinks=False)
+    atomic._CLEANED.discard(os.path.abspath(tmp_path))
+    with atomic_write(tmp_path / "model.npz") as f:
+        f.write(b"new")
+    assert not stale.exists()
+    assert fresh.exists() and other.exists() and link.is_symlink()
+    assert target.read_text() == "keep"

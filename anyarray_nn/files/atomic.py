@@ -18,18 +18,31 @@ How
    allows it (so the rename itself survives a power cut).
 3. On any exception, ``KeyboardInterrupt`` included, the temporary file is closed and
    removed and the exception propagates.
+4. A process killed mid-write (``kill -9``, power loss) cannot clean up: the first write to
+   a folder in each process removes this library's temporary files there (names
+   ``.<name>.<12 hex digits>.tmp``, regular files only) that are older than
+   :data:`STALE_SECONDS` (a day), so no live write of another process is touched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write"]
+__all__ = ["STALE_SECONDS", "atomic_write", "remove_stale_temporaries"]
+
+#: Age after which a temporary file of this library is taken for a leftover of a crash.
+STALE_SECONDS = 24 * 3600
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
+#: Folders already cleaned by this process (a checkpoint per epoch scans once).
+_CLEANED: set[str] = set()
 
 #: Names drawn before giving up (``tempfile.TMP_MAX`` is 10000; one clash is already rare).
 _ATTEMPTS = 100
@@ -62,6 +75,43 @@ def _open_temporary(path: Path, mode: str, encoding: str | None) -> IO[Any]:
         except FileExistsError:
             continue  # a file or a (planted) symlink already has this name: draw another
     raise FileExistsError(f"no free temporary name next to {path} after {_ATTEMPTS} tries")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str], max_age: float = STALE_SECONDS) -> int:
+    """Remove this library's temporary files in ``folder`` older than ``max_age`` seconds.
+
+    Only regular files (never symlinks or folders) named like :func:`atomic_write`'s
+    temporaries are removed; errors (a file gone meanwhile, no permission) are ignored.
+
+    Returns
+    -------
+    int
+        The number of files removed.
+    """
+    removed = 0
+    cutoff = time.time() - max_age
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not _TEMPORARY.fullmatch(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _clean_once(folder: Path) -> None:
+    key = os.path.abspath(folder)
+    if key not in _CLEANED:
+        _CLEANED.add(key)
+        remove_stale_temporaries(folder)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -120,6 +170,7 @@ def atomic_write(
     if mode not in _MODES:
         raise ValueError(f"atomic_write writes a new file: mode must be one of {_MODES}")
     path = Path(path)
+    _clean_once(path.parent)
     file = _open_temporary(path, mode, encoding)
     tmp = Path(file.name)
     try:
