@@ -41,6 +41,7 @@ from ..experiments import DataSplits
 from .objective import Objective, SurplusError, TrialFailedError, retrain_and_test
 from .results import TuneResult
 from .samplers import make_sampler
+from .settings import check_settings, study_settings
 from .space import SearchSpace
 from .storage import (
     DEFAULT_STORAGE,
@@ -51,7 +52,9 @@ from .storage import (
     fail_interrupted_trials,
     heartbeat_enabled,
     import_optuna,
+    is_storage_error,
     open_storage,
+    storage_failure,
 )
 
 if TYPE_CHECKING:  # optuna is an optional dependency, imported when a study runs
@@ -97,6 +100,10 @@ def _load_study(
         raise
     except ValueError as exc:  # e.g. an existing study with another direction
         raise TuningError(f"study {study_name!r}: {exc}") from exc
+    except Exception as exc:  # a damaged or read-only database, a lost connection
+        if not is_storage_error(exc):
+            raise
+        raise TuningError(storage_failure(storage, exc)) from exc
     if enqueue and not study.get_trials(deepcopy=False):
         for params in enqueue:
             study.enqueue_trial(dict(params), skip_if_exists=True)
@@ -125,7 +132,8 @@ def tune(
 
     Several processes calling this with the same ``storage`` and ``study_name`` share one
     study and finish ``n_trials`` trials between them; calling it again after a crash
-    resumes the study.
+    resumes the study.  A study remembers its data, epochs, seed and search space; joining
+    it with others raises :class:`TuningError` (use another ``study_name``).
 
     Parameters
     ----------
@@ -176,7 +184,9 @@ def tune(
     say(sampler_line)
     with _optuna_quiet():  # one line per trial comes from `say`
         study = _load_study(storage, study_name, sampler_obj, pruner, enqueue)
-        objective = Objective(data, space or SearchSpace(), epochs, seed, resolved, n_trials)
+        space = space or SearchSpace()
+        check_settings(study, study_settings(data, epochs, seed, space), shown_storage)
+        objective = Objective(data, space, epochs, seed, resolved, n_trials)
         counts = count_trials(study)
         say(
             f"study {study_name!r} in {shown_storage}: {counts.finished} of {n_trials} trials "

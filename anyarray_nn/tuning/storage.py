@@ -9,6 +9,8 @@ what keeps ``n_trials`` exact across workers and crashes (see :mod:`anyarray_nn.
 from __future__ import annotations
 
 import importlib
+import json
+import logging
 import os
 import socket
 import time
@@ -25,15 +27,20 @@ __all__ = [
     "DEFAULT_STORAGE",
     "StudyCounts",
     "TuningError",
+    "check_journal",
     "count_trials",
     "describe_storage",
     "fail_interrupted_trials",
     "heartbeat_enabled",
     "import_optuna",
+    "is_storage_error",
     "open_storage",
+    "storage_failure",
     "takes_place",
     "worker_identity",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Embedded storage used when none is given: a journal file in the current folder.
 DEFAULT_STORAGE = "anyarray-nn-tune.journal"
@@ -152,6 +159,7 @@ def open_storage(storage: str | os.PathLike[str] | None = None, *, heartbeat: bo
         from optuna.storages.journal import JournalFileBackend
 
         lock = _FlockLock(str(path)) if _FlockLock.usable() else None
+        check_journal(path, lock)
         return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
     kwargs: dict[str, Any] = {}
     if text.startswith("sqlite"):
@@ -180,6 +188,80 @@ def open_storage(storage: str | os.PathLike[str] | None = None, *, heartbeat: bo
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TuningError(f"cannot open storage {describe_storage(text)}: {reason}") from exc
+
+
+def check_journal(path: Path, lock: Any = None) -> bool:
+    """Repair a journal whose last record a crash cut short; refuse a damaged one.
+
+    A writer killed (or a disk that filled up) while appending leaves a last line without
+    its newline; Optuna would append the next record to it and every later read would fail.
+    That partial record is cut off (the complete ones before it are kept) under the
+    journal's lock.  A damaged complete line is not guessed at: :class:`TuningError` names
+    the file, the line and how to recover.
+
+    Returns
+    -------
+    bool
+        Whether a partial last record was removed.
+    """
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    if lock is not None:
+        lock.acquire()
+    try:
+        with open(path, "rb+") as fh:
+            data = fh.read()
+            cut = data.rfind(b"\n") + 1
+            repaired = cut < len(data)
+            if repaired:
+                fh.truncate(cut)
+                fh.flush()
+                os.fsync(fh.fileno())
+    finally:
+        if lock is not None:
+            lock.release()
+    if repaired:
+        logger.warning(
+            "%s: removed a partial last record (%d bytes) left by an interrupted write; "
+            "the study resumes from the records before it",
+            path,
+            len(data) - cut,
+        )
+    _check_lines(path, data[:cut])
+    return repaired
+
+
+def _check_lines(path: Path, data: bytes) -> None:
+    for number, line in enumerate(data.splitlines(), start=1):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or "op_code" not in record:
+                raise ValueError("not an Optuna journal record")
+        except (ValueError, RecursionError) as exc:
+            raise TuningError(
+                f"journal {path} is damaged at line {number} ({type(exc).__name__}); the "
+                f"{number - 1} records before it are intact: keep them with "
+                f"`head -n {number - 1} {path} > repaired.journal` and pass --storage "
+                f"repaired.journal, or move {path} away to start a new study"
+            ) from None
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from Optuna's storage or the database driver."""
+    module = type(exc).__module__.split(".")[0]
+    return module in ("optuna", "sqlalchemy", "sqlite3") or isinstance(
+        exc, (AssertionError, KeyError, json.JSONDecodeError)
+    )
+
+
+def storage_failure(storage: str | os.PathLike[str] | None, exc: BaseException) -> str:
+    """The one-line message of a storage failure, with the storage and what to do."""
+    text = os.fspath(storage) if storage is not None else DEFAULT_STORAGE
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"storage {describe_storage(text)} cannot be used ({type(exc).__name__}: {reason}); "
+        "check that it is writable and not damaged, or give another --storage"
+    )
 
 
 def _process_start(pid: int) -> str | None:
