@@ -8,6 +8,8 @@ exit status and at most one line on stderr:
 * a known failure (:data:`KNOWN_ERRORS`: a missing data set, an unusable backend, a
   diverging run, an unreadable file, a failed search ...): ``anyarray-nn: error: ...``,
   status :data:`EXIT_ERROR` (1), never a traceback unless ``ANYARRAY_NN_DEBUG`` is set;
+* exhausted resources and failures of third-party readers (:func:`last_resort`: out of
+  memory, input nested too deeply, a damaged database, an image bomb): one line, status 1;
 * Ctrl-C (and SIGTERM for ``tune``): ``anyarray-nn: interrupted``, followed by the
   command's ``interrupted_hint`` when it has one, status :data:`EXIT_INTERRUPTED` (130).
 """
@@ -33,6 +35,7 @@ __all__ = [
     "PROG",
     "Parser",
     "UsageError",
+    "last_resort",
     "one_line",
     "run_command",
 ]
@@ -54,6 +57,31 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # MNISTNotFoundError, DownloadError, a file that cannot be written
     ImportError,  # a missing optional dependency (pillow, matplotlib, optuna)
 )
+
+
+#: Libraries whose own exceptions mean bad input (a storage, an image, a compressed file),
+#: not a bug of anyarray_nn: reported in one line.
+_INPUT_LIBRARIES = ("optuna", "sqlalchemy", "sqlite3", "PIL", "zipfile", "zlib", "gzip", "json")
+
+
+def last_resort(exc: BaseException) -> str | None:
+    """The one-line message of an exception that no command turned into a known error.
+
+    Out of memory and too-deep recursion (huge ``--layers``, crafted files) and the
+    exceptions of the libraries that read input for us (Optuna storages, Pillow, zip)
+    get a line with what to do; anything else (a bug) returns ``None`` and keeps its
+    traceback.
+    """
+    if isinstance(exc, MemoryError):
+        return (
+            "out of memory; try a smaller network (--layers), --batch-size or --train-size, "
+            "or check that the input files are what they claim to be"
+        )
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply (a damaged or crafted file?)"
+    if type(exc).__module__.split(".")[0] in _INPUT_LIBRARIES:
+        return f"{type(exc).__name__}: {one_line(exc)}"
+    return None
 
 
 class UsageError(Exception):
@@ -98,4 +126,10 @@ def run_command(command: Callable[[], int], args: argparse.Namespace) -> int:
         if os.environ.get("ANYARRAY_NN_DEBUG"):
             raise
         _error(one_line(exc))
+        return EXIT_ERROR
+    except (MemoryError, RecursionError, Exception) as exc:
+        text = last_resort(exc)
+        if text is None or os.environ.get("ANYARRAY_NN_DEBUG"):
+            raise
+        _error(text)
         return EXIT_ERROR

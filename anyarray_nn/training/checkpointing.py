@@ -8,20 +8,29 @@ early-stopping counters): resuming from it continues the run bit for bit.  Besid
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from ..nn.network import Network
 from ..nn.optimizers import Optimizer
-from ..persistence import load_checkpoint, load_network, save_checkpoint, save_network
+from ..persistence import (
+    ModelFileError,
+    load_checkpoint,
+    load_network,
+    save_checkpoint,
+    save_network,
+)
 from .config import TrainingConfig
 from .early_stopping import EarlyStopping
 from .history import History
 
-if TYPE_CHECKING:
-    import numpy as np
+__all__ = ["Checkpoints", "check_resumed_config", "data_identity"]
 
-__all__ = ["Checkpoints", "check_resumed_config"]
+#: Arrays of a run's data: training images and labels, and the validation pair or None.
+Data = tuple[Any, Any, "tuple[Any, Any] | None"]
 
 
 class Checkpoints:
@@ -40,6 +49,9 @@ class Checkpoints:
         The host generator of the batch order and shifts.
     stopping : EarlyStopping
         Its counters are saved and resumed with the run.
+    data : (images, labels, validation or None), optional
+        The run's host data; its :func:`data_identity` is saved, and a resumed run must
+        have the same.
     """
 
     def __init__(
@@ -50,8 +62,10 @@ class Checkpoints:
         config: TrainingConfig,
         rng: np.random.Generator,
         stopping: EarlyStopping,
+        data: Data | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else None
+        self.data = data_identity(*data) if data is not None and path is not None else None
         self.best_path = self.path.with_name(self.path.name + ".best.npz") if self.path else None
         self.network = network
         self.optimizer = optimizer
@@ -75,21 +89,31 @@ class Checkpoints:
         Raises
         ------
         ValueError
-            The checkpoint was written with another configuration (only ``epochs`` may
-            change); :class:`~anyarray_nn.persistence.ModelFileError` for a bad file.
+            The checkpoint was written with another configuration or other data (only
+            ``epochs`` may change, and not below the checkpoint's epoch); the message names
+            each difference.  :class:`~anyarray_nn.persistence.ModelFileError` for a bad
+            file.
         """
         if self.path is None or not self.path.exists():
             return 0, History()
         meta = load_checkpoint(self.path, self.network, self.optimizer)
-        check_resumed_config(self.path, meta["state"].get("config", {}), self.config)
-        self.rng.bit_generator.state = meta["rng_state"]
-        state = meta["state"]
-        history = History.from_dict(state["history"])
-        best = None
-        if self.best_path is not None and self.best_path.exists():
-            best = load_network(self.best_path, self.network.backend).parameters
-        self.stopping.load_state(state, best)
-        return int(meta["epoch"]), history
+        state, epoch = meta["state"], int(meta["epoch"])
+        check_resumed_config(
+            self.path, state.get("config", {}), self.config, epoch, state.get("data"), self.data
+        )
+        try:
+            self.rng.bit_generator.state = meta["rng_state"]
+            history = History.from_dict(state["history"])
+            best = None
+            if self.best_path is not None and self.best_path.exists():
+                best = load_network(self.best_path, self.network.backend).parameters
+            self.stopping.load_state(state, best)
+        except (KeyError, AttributeError, TypeError, ValueError, IndexError) as exc:
+            if isinstance(exc, ModelFileError):
+                raise
+            what = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ModelFileError(f"{self.path}: invalid checkpoint state ({what})") from exc
+        return epoch, history
 
     def save(self, epoch: int, history: History) -> None:
         """Write the checkpoint after (1-based) ``epoch``, whose record ends ``history``."""
@@ -97,6 +121,7 @@ class Checkpoints:
             return
         state: dict[str, Any] = {
             "config": self.config.to_dict(),
+            **({"data": self.data} if self.data is not None else {}),
             "history": history.to_dict(),
             **self.stopping.state(),
         }
@@ -115,21 +140,59 @@ class Checkpoints:
             save_network(self.network, self.best_path)
 
 
-def check_resumed_config(path: Path, saved: dict[str, Any], config: TrainingConfig) -> None:
+def data_identity(images: Any, labels: Any, validation: tuple[Any, Any] | None) -> dict[str, Any]:
+    """The sizes and a SHA-256 of a run's data (host arrays), to recognise it on resume."""
+    sha = hashlib.sha256()
+    pairs = [(images, labels), validation] if validation is not None else [(images, labels)]
+    for pair in pairs:
+        for a in pair:
+            sha.update(str(a.shape).encode())
+            sha.update(np.ascontiguousarray(a).tobytes())
+    return {
+        "train_size": int(labels.shape[0]),
+        "validation_size": 0 if validation is None else int(validation[1].shape[0]),
+        "sha256": sha.hexdigest()[:16],
+    }
+
+
+def check_resumed_config(
+    path: Path,
+    saved: dict[str, Any],
+    config: TrainingConfig,
+    epoch: int = 0,
+    saved_data: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
     """Resuming continues the same run: only ``epochs`` may change (to train longer).
+
+    Refused: any other setting of ``config``, ``epochs`` below the checkpoint's ``epoch``,
+    and other data (sizes or content; checked when both identities are known).
 
     Raises
     ------
     ValueError
-        Another setting differs from the checkpoint's; the message lists them.
+        The run would differ from an uninterrupted one; the message lists each difference.
     """
     current = config.to_dict()
-    changed = sorted(
-        key for key in current if key != "epochs" and key in saved and saved[key] != current[key]
-    )
-    if changed:
-        details = ", ".join(f"{k} {saved[k]!r} -> {current[k]!r}" for k in changed)
+    changes = [
+        f"{k} {saved[k]!r} -> {current[k]!r}"
+        for k in sorted(current)
+        if k != "epochs" and k in saved and saved[k] != current[k]
+    ]
+    if isinstance(saved_data, dict) and data is not None:
+        sizes = [
+            f"{k} {saved_data.get(k)!r} -> {data[k]!r}"
+            for k in ("train_size", "validation_size")
+            if saved_data.get(k) != data[k]
+        ]
+        if not sizes and saved_data.get("sha256") != data["sha256"]:
+            sizes.append("the data (same sizes, other images or labels)")
+        changes += sizes
+    if config.epochs < epoch:
+        changes.append(f"epochs {config.epochs} is below the {epoch} already run")
+    if changes:
         raise ValueError(
-            f"{path}: cannot resume with a different training configuration ({details}); "
-            "use the checkpoint's settings or start a new run"
+            f"{path}: cannot resume: the run would differ from an uninterrupted one "
+            f"({'; '.join(changes)}); use the checkpoint's settings and data (epochs >= "
+            f"{epoch}) or start a new run with another --checkpoint"
         )

@@ -102,7 +102,9 @@ def train(
         raise ValueError("early stopping (patience) needs a validation set")
     batches, val_batches = make_batches(network, images, labels, validation, config, memory_budget)
     stopping = EarlyStopping(config.patience)
-    checkpoints = Checkpoints(checkpoint, network, optimizer, config, batches.rng, stopping)
+    checkpoints = Checkpoints(
+        checkpoint, network, optimizer, config, batches.rng, stopping, (images, labels, validation)
+    )
     start_epoch, history = checkpoints.resume() if resume else (0, History())
     last_good = LastGoodEpoch(network, optimizer)
     bar = ProgressBar(progress, (config.epochs - start_epoch) * len(batches))
