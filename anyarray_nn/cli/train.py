@@ -39,6 +39,7 @@ from .options import (
     signature_default,
 )
 from .output import say, write_json_output
+from .preflight import check_data, check_train
 
 __all__ = ["DESCRIPTION", "add_parser", "default_learning_rate", "run"]
 
@@ -281,12 +282,14 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments import run_experiment
 
     spec, config = _configs(args)
+    check_train(args)  # outputs and settings, before any minute of work
     # Fail on an unusable backend before loading the data.
     backend = resolve_backend(args.backend, device(args.device))
     t_start = time.perf_counter()
     data = load_data(
         args, train_size=args.train_size, validation_size=args.validation_size, seed=args.seed
     )
+    check_data(args, data)
     say(
         args,
         f"training {'-'.join(map(str, spec.sizes))} ({spec.activation}, {spec.cost}) on "

@@ -127,7 +127,7 @@ def train(
                 diagnostics=diagnostics,
                 progress=bar,
             )
-            last_good.check(finite, epoch, lr, history)
+            last_good.check(finite, epoch, lr, history, record)
             history.records.append(record)
             if stopping.update(record, network, history):
                 checkpoints.save_best()
