@@ -113,6 +113,5 @@ def check_data(args: argparse.Namespace, data: Any) -> None:
     available = sizes["train"] + sizes["validation"]  # the validation split comes from it
     if args.train_size > available:
         raise UsageError(
-            f"--train-size {args.train_size} is more than the {available} training images "
-            "available"
+            f"--train-size {args.train_size} is more than the {available} training images available"
         )

@@ -84,8 +84,13 @@ def _load_study(
     sampler: Any,
     pruner: Any,
     enqueue: Sequence[Mapping[str, Any]] = (),
+    settings: dict[str, Any] | None = None,
 ) -> optuna.Study:
-    """Create or load the study; a new one gets the ``enqueue`` trials first."""
+    """Create or load the study; a new one gets the ``enqueue`` trials first.
+
+    A study records ``settings`` and may be joined only with the same (see
+    :func:`~anyarray_nn.tuning.settings.check_settings`).
+    """
     optuna = import_optuna()
     try:
         study = optuna.create_study(
@@ -104,6 +109,9 @@ def _load_study(
         if not is_storage_error(exc):
             raise
         raise TuningError(storage_failure(storage, exc)) from exc
+    if settings is not None:
+        where = describe_storage(os.fspath(storage) if storage else DEFAULT_STORAGE)
+        check_settings(study, settings, where)
     if enqueue and not study.get_trials(deepcopy=False):
         for params in enqueue:
             study.enqueue_trial(dict(params), skip_if_exists=True)
@@ -183,10 +191,9 @@ def tune(
     shown_storage = describe_storage(os.fspath(storage) if storage else DEFAULT_STORAGE)
     say(sampler_line)
     with _optuna_quiet():  # one line per trial comes from `say`
-        study = _load_study(storage, study_name, sampler_obj, pruner, enqueue)
-        space = space or SearchSpace()
-        check_settings(study, study_settings(data, epochs, seed, space), shown_storage)
-        objective = Objective(data, space, epochs, seed, resolved, n_trials)
+        settings = study_settings(data, epochs, seed, space or SearchSpace())
+        study = _load_study(storage, study_name, sampler_obj, pruner, enqueue, settings)
+        objective = Objective(data, space or SearchSpace(), epochs, seed, resolved, n_trials)
         counts = count_trials(study)
         say(
             f"study {study_name!r} in {shown_storage}: {counts.finished} of {n_trials} trials "
