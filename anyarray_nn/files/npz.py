@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import struct
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ _LOW_LEVEL = (
     NotImplementedError,  # an unknown compression method
     struct.error,
     ValueError,
-    SyntaxError,
+    SyntaxError,  # NumPy parses the header dict with ast: null bytes, bad syntax
+    tokenize.TokenError,  # ... and an unterminated one
 )
 
 
