@@ -179,3 +179,28 @@ def test_pillow_bomb_and_bugs() -> None:
     assert last_resort(Image.DecompressionBombError("too many pixels")) is not None
     assert last_resort(zipfile.BadZipFile("x")) is not None
     assert last_resort(KeyError("a bug of ours")) is None  # bugs keep their traceback
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "model.npz", "--json", "{file}/out.json"],
+        ["evaluate", "model.npz", "--plot", "{file}"],
+        ["predict", "model.npz", "digit.png", "--json", "{folder}"],
+        ["paper", "--json", "{file}/out.json"],
+        ["tune", "--json", "{file}/out.json"],
+    ],
+    ids=["evaluate-json", "evaluate-plot", "predict-json", "paper-json", "tune-json"],
+)
+def test_every_command_checks_its_outputs_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    """An output that cannot be written is refused (exit 2) before the model or the data is
+    even read: the model and image named here do not exist."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    argv = [a.format(file=a_file, folder=tmp_path) for a in argv]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2, err
+    _assert_one_line_error(err)
+    assert "model.npz" not in err and "digit.png" not in err

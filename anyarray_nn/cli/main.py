@@ -34,6 +34,7 @@ from typing import Any
 
 from .._version import __version__
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, PROG, Parser, run_command
+from .preflight import check_outputs
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "REGISTRARS", "build_parser", "main"]
 
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "func", None) is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        check_outputs(args)  # an output that cannot be written fails now, not after the work
         return int(args.func(args))
 
     return run_command(command, args)

@@ -1,4 +1,4 @@
-"""Checks of ``train``'s outputs and settings before any data is loaded or epoch run.
+"""Checks of the outputs (every command) and of ``train``'s settings before any work starts.
 
 Minutes of training must not be lost to an output that cannot be written, and a setting
 that cannot train must not train garbage and exit 0.  :func:`check_train` refuses, with a
@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import UsageError
 
-__all__ = ["MAX_SHIFT_FRACTION", "check_data", "check_train"]
+__all__ = ["MAX_SHIFT_FRACTION", "check_data", "check_outputs", "check_train"]
 
 #: Largest ``--augment`` shift as a fraction of the image side.
 MAX_SHIFT_FRACTION = 0.25
@@ -54,19 +54,22 @@ def _writable_folder(option: str, folder: Path) -> None:
 def _outputs(args: argparse.Namespace) -> dict[str, Path]:
     """Each file output as option -> resolved path."""
     files: dict[str, Path] = {}
-    if args.save is not None:
-        files["--save"] = _npz(Path(args.save)).expanduser().resolve()
-    if args.json is not None:
-        files["--json"] = Path(args.json).expanduser().resolve()
-    if args.checkpoint is not None:
-        checkpoint = Path(args.checkpoint).expanduser().resolve()
+    save, json_path = getattr(args, "save", None), getattr(args, "json", None)
+    checkpoint_path = getattr(args, "checkpoint", None)
+    if save:
+        files["--save"] = _npz(Path(save)).expanduser().resolve()
+    if json_path:
+        files["--json"] = Path(json_path).expanduser().resolve()
+    if checkpoint_path:
+        checkpoint = Path(checkpoint_path).expanduser().resolve()
         files["--checkpoint"] = checkpoint
         files["--checkpoint (its best model)"] = checkpoint.with_name(checkpoint.name + ".best.npz")
     return files
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Refuse outputs that would fail or overwrite each other after training."""
+    """Refuse outputs that would fail or overwrite each other after the work (every command:
+    :func:`anyarray_nn.cli.main.main` calls this before any command runs)."""
     files = _outputs(args)
     seen: dict[Path, str] = {}
     for option, path in files.items():
@@ -76,7 +79,7 @@ def check_outputs(args: argparse.Namespace) -> None:
         if path.is_dir():
             raise UsageError(f"{option} {path} is a folder; give a file name")
         _writable_folder(option, path.parent)
-    if args.plot is not None:
+    if getattr(args, "plot", None):
         plot = Path(args.plot).expanduser().resolve()
         if plot.exists() and not plot.is_dir():
             raise UsageError(f"--plot {plot} is a file; give a folder")
