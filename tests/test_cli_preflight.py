@@ -204,3 +204,16 @@ def test_every_command_checks_its_outputs_first(
     assert code == 2, err
     _assert_one_line_error(err)
     assert "model.npz" not in err and "digit.png" not in err
+
+
+def test_too_little_disk_space_is_refused_before_training(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    code, _, err = _train(capsys, "--save", str(tmp_path / "model.npz"))
+    assert code == 2, err
+    _assert_one_line_error(err, "MB needed", "free")

@@ -8,6 +8,8 @@ that cannot train must not train garbage and exit 0.  :func:`check_train` refuse
   cannot be created or written (missing folders are created, for every output alike),
   two outputs on one file (``--save X --json X``, ``--checkpoint X --save X``, the
   checkpoint's best-model file), ``--plot`` without matplotlib;
+* disk space: too little free space for the ``--save``/``--checkpoint`` files
+  (:func:`check_disk_space`);
 * settings: ``--epochs 0``; ``--gamma`` outside (0, 1] (a drop factor of the step
   schedule); ``--augment`` above :data:`MAX_SHIFT_FRACTION` of the image side (7 pixels of
   MNIST's 28: larger shifts move the digit out of the frame).
@@ -20,12 +22,19 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
 
-__all__ = ["MAX_SHIFT_FRACTION", "check_data", "check_outputs", "check_train"]
+__all__ = [
+    "MAX_SHIFT_FRACTION",
+    "check_data",
+    "check_disk_space",
+    "check_outputs",
+    "check_train",
+]
 
 #: Largest ``--augment`` shift as a fraction of the image side.
 MAX_SHIFT_FRACTION = 0.25
@@ -102,10 +111,36 @@ def check_settings(args: argparse.Namespace) -> None:
         )
 
 
+def check_disk_space(args: argparse.Namespace) -> None:
+    """Refuse a run whose model or checkpoint files cannot fit on their disks.
+
+    A model file holds every parameter once; a checkpoint also holds the optimiser's state
+    (two moments for Adam) and a best-model file beside it.  Twice that is asked for, as the
+    atomic writer keeps the old file until the new one is complete.
+    """
+    sizes = [int(n) for n in args.layers]
+    itemsize = 8 if getattr(args, "dtype", "float32") == "float64" else 4
+    model = itemsize * sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    needs = {"--save": 2 * model, "--checkpoint": 2 * 4 * model}
+    for option, path in _outputs(args).items():
+        if option not in needs:
+            continue
+        probe = path.parent
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+        free = shutil.disk_usage(probe).free
+        if free < needs[option]:
+            raise UsageError(
+                f"{option}: {needs[option] / 1e6:.1f} MB needed on {probe}, {free / 1e6:.1f} MB "
+                "free; free some space or choose another folder"
+            )
+
+
 def check_train(args: argparse.Namespace) -> None:
     """All the checks of ``train`` that need no data (see the module docstring)."""
     check_settings(args)
     check_outputs(args)
+    check_disk_space(args)
 
 
 def check_data(args: argparse.Namespace, data: Any) -> None:
