@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -120,7 +121,7 @@ def check_disk_space(args: argparse.Namespace) -> None:
     """
     sizes = [int(n) for n in args.layers]
     itemsize = 8 if getattr(args, "dtype", "float32") == "float64" else 4
-    model = itemsize * sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    model = itemsize * sum(a * b + b for a, b in itertools.pairwise(sizes))
     needs = {"--save": 2 * model, "--checkpoint": 2 * 4 * model}
     for option, path in _outputs(args).items():
         if option not in needs:
