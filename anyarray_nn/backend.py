@@ -42,8 +42,9 @@ __all__ = [
 #: Compute dtypes, by name: float32 by default, float64 on request.
 DTYPES = ("float32", "float64")
 
-#: Backend names understood by :func:`resolve_backend`.
-BACKEND_NAMES = ("numpy", "cupy", "array_api_strict")
+#: Backend names understood by :func:`resolve_backend`: the one table of supported libraries
+#: (the command line's ``--backend`` choices derive from it).
+BACKEND_NAMES = ("numpy", "cupy", "torch", "jax", "array_api_strict")
 
 Array = Any
 
@@ -117,13 +118,17 @@ def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any =
 
     Parameters
     ----------
-    backend : {"numpy", "cupy", "array_api_strict"}, module or Backend
-        A backend name, an array namespace (e.g. ``array_api_strict`` or
-        ``array_api_compat.numpy``), or an already resolved :class:`Backend`.
+    backend : {"numpy", "cupy", "torch", "jax", "array_api_strict"}, module or Backend
+        A backend name, an array namespace of one of these libraries (e.g.
+        ``array_api_strict``, ``array_api_compat.numpy``, ``torch``, ``jax.numpy``), or an
+        already resolved :class:`Backend`.  Namespaces of other libraries (dask, ndonnx,
+        ...) are refused: they are not tested here.
     device : optional
         Device to create arrays on.  ``None`` means the namespace's default device.
-        For CuPy an integer selects a GPU; for ``array_api_strict`` a device name such as
-        ``"device1"`` is accepted.
+        For CuPy an integer selects a GPU; for torch ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+        ``"mps"`` or a ``torch.device``; for JAX a ``jax.Device``, a platform
+        (``"cpu"``, ``"gpu"``, ``"cuda"``, optionally ``":N"``) or an index into
+        ``jax.devices()``; for ``array_api_strict`` a device name such as ``"device1"``.
 
     Returns
     -------
@@ -132,9 +137,10 @@ def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any =
     Raises
     ------
     ValueError
-        Unknown backend name.
+        Unknown backend name, an unsupported library's namespace, or an unknown device.
     BackendUnavailableError
-        CuPy is not installed, or no usable GPU is present (the message says which).
+        The library is not installed, or the requested GPU is not usable (the message says
+        which).
     """
     if isinstance(backend, Backend):
         if device is None:
@@ -147,6 +153,10 @@ def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any =
         elif name in ("cp", "cupy"):
             module = _import_cupy()
             _check_gpu(module)
+        elif name == "torch":
+            module = _import_optional("torch", "torch", "`pip install 'anyarray-nn[torch]'`")
+        elif name == "jax":
+            module = _import_optional("jax", "jax.numpy", "`pip install 'anyarray-nn[jax]'`")
         elif name in ("strict", "array_api_strict"):
             try:
                 module = importlib.import_module("array_api_strict")
@@ -173,6 +183,12 @@ def _from_module(module: ModuleType, device: Any) -> Backend:
     probe_module = _unwrapped(module)
     if array_api_compat.is_cupy_namespace(probe_module):
         return _cupy_backend(probe_module, device)
+    if array_api_compat.is_torch_namespace(probe_module):
+        return _torch_backend(device)
+    if array_api_compat.is_jax_namespace(probe_module):
+        return _jax_backend(device)
+    if not _supported(probe_module):
+        raise ValueError(_unsupported_message(probe_module))
     try:
         probe = (
             probe_module.empty((0,), device=device)
@@ -219,6 +235,92 @@ def _cupy_backend(cupy: ModuleType, device: Any) -> Backend:
     return Backend(xp=xp, device=dev, name="cupy")
 
 
+def _import_optional(name: str, module: str, install: str) -> ModuleType:
+    """``module`` of the optional library ``name``, or a message that says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"backend={name!r} needs {name}, which is not installed: {install}, or choose "
+            "backend='numpy'."
+        ) from exc
+
+
+#: Namespaces of the libraries that :func:`resolve_backend` supports (names for messages).
+SUPPORTED_LIBRARIES = "numpy, cupy, torch, jax (jax.numpy) and array_api_strict"
+
+
+def _supported(module: ModuleType) -> bool:
+    """NumPy and array_api_strict (CuPy, torch and JAX are dispatched before this check)."""
+    return bool(
+        array_api_compat.is_numpy_namespace(module)
+        or array_api_compat.is_array_api_strict_namespace(module)
+    )
+
+
+def _unsupported_message(module: ModuleType) -> str:
+    name = getattr(module, "__name__", type(module).__name__)
+    return (
+        f"unsupported array library {name!r}: anyarray_nn supports {SUPPORTED_LIBRARIES} "
+        "(other Array API libraries are not tested, and some silently fail to train)"
+    )
+
+
+def _torch_backend(device: Any) -> Backend:
+    """PyTorch (through array-api-compat's wrapper) on ``device``: ``"cpu"`` by default,
+    ``"cuda"``, ``"cuda:N"``, ``"mps"``, a GPU number or a ``torch.device``.
+
+    Every tensor is created from host data or computed from such tensors, none requires a
+    gradient, so autograd never records a graph (the gradients are the essay's).
+    """
+    torch = importlib.import_module("torch")
+    spec = "cpu" if device is None else f"cuda:{device}" if isinstance(device, int) else device
+    try:
+        dev = torch.device(spec)
+    except (TypeError, RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"backend='torch': unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailableError(
+            "backend='torch': no usable CUDA GPU (torch.cuda.is_available() is False; a CPU "
+            "build of torch, or no driver). Check `nvidia-smi`, or use device='cpu'."
+        )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise BackendUnavailableError("backend='torch': MPS is not available; use device='cpu'.")
+    try:
+        probe = torch.empty((0,), device=dev)
+    except _CUDA_ERRORS as exc:
+        raise BackendUnavailableError(
+            f"backend='torch': cannot use device {device!r} ({type(exc).__name__}: {exc})"
+        ) from exc
+    xp = importlib.import_module("array_api_compat.torch")
+    return Backend(xp=xp, device=probe.device, name="torch")
+
+
+def _jax_backend(device: Any) -> Backend:
+    """JAX on ``device``: a ``jax.Device``, an index into ``jax.devices()``, or a platform
+    such as ``"cpu"``, ``"gpu"`` or ``"cuda:1"``; ``None`` is JAX's default device."""
+    jax = importlib.import_module("jax")
+    try:
+        if device is None:
+            dev = jax.devices()[0]
+        elif isinstance(device, int):
+            dev = jax.devices()[device]
+        elif isinstance(device, str):
+            platform, _, index = device.partition(":")
+            dev = jax.devices(platform)[int(index or 0)]
+        else:
+            dev = device
+        jax.numpy.empty((0,), device=dev)
+    except (RuntimeError, IndexError, ValueError, TypeError) as exc:
+        raise BackendUnavailableError(
+            f"backend='jax': cannot use device {device!r} ({type(exc).__name__}: {exc}); "
+            f"JAX sees {jax.devices()}"
+        ) from exc
+    return Backend(xp=jax.numpy, device=dev, name="jax")
+
+
 #: What a CUDA failure raises: CUDARuntimeError and CUDADriverError are RuntimeErrors;
 #: a broken CUDA installation can raise OSError or ImportError at the first call.
 _CUDA_ERRORS = (RuntimeError, OSError, ImportError)
@@ -256,6 +358,11 @@ def _unwrapped(module: ModuleType) -> ModuleType:
 
 
 def _name_of(xp: ModuleType) -> str:
+    # JAX before NumPy: ``jax.numpy`` is not NumPy, whatever its module name suggests.
+    if array_api_compat.is_jax_namespace(xp):
+        return "jax"
+    if array_api_compat.is_torch_namespace(xp):
+        return "torch"
     if array_api_compat.is_numpy_namespace(xp):
         return "numpy"
     if array_api_compat.is_cupy_namespace(xp):
@@ -271,14 +378,28 @@ def resolve_dtype(xp: ModuleType, dtype: Any) -> Any:
     Raises
     ------
     ValueError
-        For anything that is not float32 or float64.
+        For anything that is not float32 or float64, and for float64 on JAX without 64-bit
+        mode (the message says how to enable it).
     """
     name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None) or str(dtype)
     name = str(name).replace("numpy.", "").replace("<class '", "").replace("'>", "")
     name = name.rsplit(".", 1)[-1]
     if name not in DTYPES:
         raise ValueError(f"dtype must be {' or '.join(map(repr, DTYPES))}, not {dtype!r}")
+    if name == "float64" and array_api_compat.is_jax_namespace(xp) and not _jax_x64():
+        raise ValueError(
+            "dtype='float64' on JAX needs 64-bit mode, which is off: run "
+            '`jax.config.update("jax_enable_x64", True)` before creating any JAX array, or '
+            "set JAX_ENABLE_X64=1 in the environment (or use dtype='float32')"
+        )
     return getattr(xp, name)
+
+
+def _jax_x64() -> bool:
+    """Whether JAX honours float64 (``jax_enable_x64``); without it JAX makes float32."""
+    import jax  # only reached for a JAX namespace
+
+    return bool(jax.config.jax_enable_x64)
 
 
 def is_cupy(xp: ModuleType) -> bool:
@@ -299,6 +420,8 @@ def to_numpy(x: Array) -> np.ndarray:
         return x
     if array_api_compat.is_cupy_array(x):
         return x.get()  # CuPy arrays refuse implicit conversion (np.asarray raises)
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()  # CUDA tensors refuse np.asarray
     if not array_api_compat.is_array_api_obj(x):
         return np.asarray(x)
     if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(x)):

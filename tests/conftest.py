@@ -25,6 +25,16 @@ from pathlib import Path
 import pytest
 import readonly_numpy
 
+# JAX fixes its 64-bit mode at its first array: turn it on for the session before any test
+# makes one, so that the float64 tests run on JAX too (float32 stays float32: every creation
+# call of the library passes dtype=, which tests/test_jax.py checks).
+try:
+    import jax
+except ImportError:  # JAX is optional: its parameter is skipped
+    jax = None
+else:
+    jax.config.update("jax_enable_x64", True)
+
 from anyarray_nn.backend import Backend, BackendUnavailableError, resolve_backend
 
 REQUIRE_GPU_ENV = "ANYARRAY_NN_REQUIRE_GPU"
@@ -97,12 +107,23 @@ def _cupy_param() -> object:
     return pytest.param(("cupy", None), id="cupy", marks=marks)
 
 
+def _optional_param(name: str, device: str, id: str) -> object:
+    """A parameter of an optional library (torch, JAX): skipped when it is not installed."""
+    try:
+        resolve_backend(name, device)
+    except BackendUnavailableError as exc:
+        return pytest.param((name, device), id=id, marks=pytest.mark.skip(reason=str(exc)))
+    return pytest.param((name, device), id=id)
+
+
 BACKEND_PARAMS = [
     pytest.param(("numpy", None), id="numpy"),
     pytest.param(("array_api_strict", None), id="strict-cpu"),
     pytest.param(("array_api_strict", "device1"), id="strict-device1"),
     _cupy_param(),
     pytest.param(("numpy-readonly", None), id="numpy-readonly"),
+    _optional_param("torch", "cpu", "torch-cpu"),
+    _optional_param("jax", "cpu", "jax-cpu"),
 ]
 
 

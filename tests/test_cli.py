@@ -63,7 +63,7 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
         (["train", "--epochs", "many"], "--epochs"),
         (["train", "--layers", "784,64"], "--layers"),
         (["train", "--layers", "784,x,10"], "--layers"),
-        (["train", "--backend", "torch"], "--backend"),
+        (["train", "--backend", "dask"], "--backend"),
         (["train", "--patience", "3"], "--validation-size"),
         (["train", "--resume"], "--checkpoint"),
         (["train", "--learning-rate", "nan"], "--learning-rate"),

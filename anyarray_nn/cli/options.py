@@ -140,13 +140,15 @@ def add_backend(group: Group) -> None:
         "--backend",
         default=signature_default(resolve_backend, "backend"),
         choices=BACKEND_NAMES,
-        help="array library to compute with: numpy (CPU), cupy (CUDA GPU) or array_api_strict "
-        "(default: %(default)s)",
+        help="array library to compute with: numpy (CPU), cupy (CUDA GPU), torch (CPU, CUDA, "
+        "MPS), jax (CPU, GPU; compiled training step) or array_api_strict (default: "
+        "%(default)s)",
     )
     group.add_argument(
         "--device",
         default=None,
-        help="device within the backend, e.g. a GPU number for cupy (default: the current one)",
+        help="device within the backend: a GPU number for cupy; cpu, cuda, cuda:N or mps for "
+        "torch; cpu, gpu or gpu:N for jax (default: the library's default device)",
     )
 
 
