@@ -25,9 +25,22 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from .libraries import (
+    CUDA_ERRORS,
+    SUPPORTED_LIBRARIES,
+    BackendUnavailableError,
+    check_gpu,
+    gpu_unusable,
+    import_optional,
+    jax_device,
+    torch_device,
+    unsupported_message,
+)
+
 __all__ = [
     "BACKEND_NAMES",
     "DTYPES",
+    "SUPPORTED_LIBRARIES",
     "Backend",
     "BackendUnavailableError",
     "device_scope",
@@ -47,10 +60,6 @@ DTYPES = ("float32", "float64")
 BACKEND_NAMES = ("numpy", "cupy", "torch", "jax", "array_api_strict")
 
 Array = Any
-
-
-class BackendUnavailableError(RuntimeError):
-    """A requested backend cannot be used on this machine (library or GPU missing)."""
 
 
 @dataclass(frozen=True)
@@ -87,30 +96,6 @@ def _import_cupy() -> ModuleType:
             "'anyarray-nn[cuda13]'` (CUDA 13), or choose backend='numpy'."
         ) from exc
     return cupy
-
-
-def _check_gpu(cupy: ModuleType) -> None:
-    # `import cupy` succeeds without a driver; only a runtime query tells the truth.
-    try:
-        usable = bool(cupy.cuda.is_available())
-        detail = "" if usable else _cuda_detail(cupy)
-    except Exception as exc:  # CUDARuntimeError and friends when no driver is present
-        usable, detail = False, f"{type(exc).__name__}: {exc}"
-    if not usable:
-        raise BackendUnavailableError(
-            "backend='cupy': CuPy is installed but no usable CUDA GPU was found "
-            f"({detail or 'no device, or no driver'}). Check `nvidia-smi`, install the CuPy "
-            "wheel that matches your CUDA version, or choose backend='numpy'."
-        )
-
-
-def _cuda_detail(cupy: ModuleType) -> str:
-    """Why ``cupy.cuda.is_available()`` said no: the CUDA runtime's own error, if any."""
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()  # raises rather than returning 0
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return f"the CUDA runtime sees {count} devices"
 
 
 def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any = None) -> Backend:
@@ -152,11 +137,11 @@ def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any =
             module: ModuleType = np
         elif name in ("cp", "cupy"):
             module = _import_cupy()
-            _check_gpu(module)
+            check_gpu(module)
         elif name == "torch":
-            module = _import_optional("torch", "torch", "`pip install 'anyarray-nn[torch]'`")
+            module = import_optional("torch", "torch", "`pip install 'anyarray-nn[torch]'`")
         elif name == "jax":
-            module = _import_optional("jax", "jax.numpy", "`pip install 'anyarray-nn[jax]'`")
+            module = import_optional("jax", "jax.numpy", "`pip install 'anyarray-nn[jax]'`")
         elif name in ("strict", "array_api_strict"):
             try:
                 module = importlib.import_module("array_api_strict")
@@ -184,11 +169,16 @@ def _from_module(module: ModuleType, device: Any) -> Backend:
     if array_api_compat.is_cupy_namespace(probe_module):
         return _cupy_backend(probe_module, device)
     if array_api_compat.is_torch_namespace(probe_module):
-        return _torch_backend(device)
+        xp, dev = torch_device(device)
+        return Backend(xp=xp, device=dev, name="torch")
     if array_api_compat.is_jax_namespace(probe_module):
-        return _jax_backend(device)
-    if not _supported(probe_module):
-        raise ValueError(_unsupported_message(probe_module))
+        xp, dev = jax_device(device)
+        return Backend(xp=xp, device=dev, name="jax")
+    if not (
+        array_api_compat.is_numpy_namespace(probe_module)
+        or array_api_compat.is_array_api_strict_namespace(probe_module)
+    ):
+        raise ValueError(unsupported_message(probe_module))
     try:
         probe = (
             probe_module.empty((0,), device=device)
@@ -216,7 +206,7 @@ def _cupy_backend(cupy: ModuleType, device: Any) -> Backend:
     ``cupy.cuda.Device(n)`` and arrays are created inside ``with device:``.  A trial
     allocation there proves that the GPU really works.
     """
-    _check_gpu(cupy)
+    check_gpu(cupy)
     try:
         dev = cupy.cuda.Device(device)  # None: the current device; Device(Device) is fine
     except (TypeError, ValueError) as exc:
@@ -224,115 +214,15 @@ def _cupy_backend(cupy: ModuleType, device: Any) -> Backend:
             f"backend='cupy': device must be a GPU number or a cupy.cuda.Device, not "
             f"{device!r} ({exc})"
         ) from exc
-    except _CUDA_ERRORS as exc:
-        raise _gpu_unusable(device, exc) from exc
+    except CUDA_ERRORS as exc:
+        raise gpu_unusable(device, exc) from exc
     try:
         with dev:
             cupy.empty((0,), dtype=cupy.float32)
-    except _CUDA_ERRORS as exc:
-        raise _gpu_unusable(device, exc) from exc
+    except CUDA_ERRORS as exc:
+        raise gpu_unusable(device, exc) from exc
     xp = importlib.import_module("array_api_compat.cupy")
     return Backend(xp=xp, device=dev, name="cupy")
-
-
-def _import_optional(name: str, module: str, install: str) -> ModuleType:
-    """``module`` of the optional library ``name``, or a message that says how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            f"backend={name!r} needs {name}, which is not installed: {install}, or choose "
-            "backend='numpy'."
-        ) from exc
-
-
-#: Namespaces of the libraries that :func:`resolve_backend` supports (names for messages).
-SUPPORTED_LIBRARIES = "numpy, cupy, torch, jax (jax.numpy) and array_api_strict"
-
-
-def _supported(module: ModuleType) -> bool:
-    """NumPy and array_api_strict (CuPy, torch and JAX are dispatched before this check)."""
-    return bool(
-        array_api_compat.is_numpy_namespace(module)
-        or array_api_compat.is_array_api_strict_namespace(module)
-    )
-
-
-def _unsupported_message(module: ModuleType) -> str:
-    name = getattr(module, "__name__", type(module).__name__)
-    return (
-        f"unsupported array library {name!r}: anyarray_nn supports {SUPPORTED_LIBRARIES} "
-        "(other Array API libraries are not tested, and some silently fail to train)"
-    )
-
-
-def _torch_backend(device: Any) -> Backend:
-    """PyTorch (through array-api-compat's wrapper) on ``device``: ``"cpu"`` by default,
-    ``"cuda"``, ``"cuda:N"``, ``"mps"``, a GPU number or a ``torch.device``.
-
-    Every tensor is created from host data or computed from such tensors, none requires a
-    gradient, so autograd never records a graph (the gradients are the essay's).
-    """
-    torch = importlib.import_module("torch")
-    spec = "cpu" if device is None else f"cuda:{device}" if isinstance(device, int) else device
-    try:
-        dev = torch.device(spec)
-    except (TypeError, RuntimeError, ValueError) as exc:
-        raise ValueError(
-            f"backend='torch': unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'"
-        ) from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BackendUnavailableError(
-            "backend='torch': no usable CUDA GPU (torch.cuda.is_available() is False; a CPU "
-            "build of torch, or no driver). Check `nvidia-smi`, or use device='cpu'."
-        )
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise BackendUnavailableError("backend='torch': MPS is not available; use device='cpu'.")
-    try:
-        probe = torch.empty((0,), device=dev)
-    except _CUDA_ERRORS as exc:
-        raise BackendUnavailableError(
-            f"backend='torch': cannot use device {device!r} ({type(exc).__name__}: {exc})"
-        ) from exc
-    xp = importlib.import_module("array_api_compat.torch")
-    return Backend(xp=xp, device=probe.device, name="torch")
-
-
-def _jax_backend(device: Any) -> Backend:
-    """JAX on ``device``: a ``jax.Device``, an index into ``jax.devices()``, or a platform
-    such as ``"cpu"``, ``"gpu"`` or ``"cuda:1"``; ``None`` is JAX's default device."""
-    jax = importlib.import_module("jax")
-    try:
-        if device is None:
-            dev = jax.devices()[0]
-        elif isinstance(device, int):
-            dev = jax.devices()[device]
-        elif isinstance(device, str):
-            platform, _, index = device.partition(":")
-            dev = jax.devices(platform)[int(index or 0)]
-        else:
-            dev = device
-        jax.numpy.empty((0,), device=dev)
-    except (RuntimeError, IndexError, ValueError, TypeError) as exc:
-        raise BackendUnavailableError(
-            f"backend='jax': cannot use device {device!r} ({type(exc).__name__}: {exc}); "
-            f"JAX sees {jax.devices()}"
-        ) from exc
-    return Backend(xp=jax.numpy, device=dev, name="jax")
-
-
-#: What a CUDA failure raises: CUDARuntimeError and CUDADriverError are RuntimeErrors;
-#: a broken CUDA installation can raise OSError or ImportError at the first call.
-_CUDA_ERRORS = (RuntimeError, OSError, ImportError)
-
-
-def _gpu_unusable(device: Any, exc: BaseException) -> BackendUnavailableError:
-    where = "the current GPU" if device is None else f"GPU {device!r}"
-    return BackendUnavailableError(
-        f"backend='cupy': CuPy reports a CUDA device but cannot use {where} "
-        f"({type(exc).__name__}: {exc}). Check `nvidia-smi` and that the CuPy wheel "
-        "matches the driver's CUDA version, or choose backend='numpy'."
-    )
 
 
 def device_scope(backend: Backend) -> contextlib.AbstractContextManager[Any]:
