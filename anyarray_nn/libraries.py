@@ -2,24 +2,30 @@
 
 :mod:`anyarray_nn.backend` turns names into namespaces and devices; this module holds what
 each optional library needs for that (CuPy's GPU checks, PyTorch's and JAX's devices) and
-the error raised when a library or its device is not usable. Only :mod:`anyarray_nn.backend`
-imports it.
+the error raised when a library or its device is not usable, and the libraries' CPU thread
+pools (:func:`limit_threads`, the command line's ``--threads``). Only
+:mod:`anyarray_nn.backend` and the command line import it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
 from types import ModuleType
 from typing import Any
 
 __all__ = [
     "CUDA_ERRORS",
+    "DEFAULT_THREADS",
     "SUPPORTED_LIBRARIES",
     "BackendUnavailableError",
     "check_gpu",
     "gpu_unusable",
     "import_optional",
     "jax_device",
+    "limit_threads",
     "torch_device",
     "unsupported_message",
 ]
@@ -144,3 +150,60 @@ def jax_device(device: Any) -> tuple[ModuleType, Any]:
             f"JAX sees {jax.devices()}"
         ) from exc
     return jax.numpy, dev
+
+
+# --- CPU threads ------------------------------------------------------------------------
+
+#: Threads per library pool unless told otherwise (``--threads``; 0: the libraries' own
+#: defaults). At the default sizes (784-64-10, batch 128) the products are too small for more
+#: threads to pay off, and on a machine shared with other jobs two BLAS threads made training
+#: ten times slower than one (``docs/backends.md``, "Threads").
+DEFAULT_THREADS = 1
+
+#: Environment variables read by BLAS and OpenMP runtimes when they start.
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+#: Kept alive: threadpoolctl's limits last as long as its controller object.
+_LIMITS: list[Any] = []
+
+
+def limit_threads(n: int, backend: str = "numpy") -> None:
+    """Let BLAS, OpenMP, PyTorch and JAX use ``n`` CPU threads (``0``: change nothing).
+
+    BLAS and OpenMP pools already loaded (NumPy's) are limited with ``threadpoolctl`` when it
+    is installed; the ``*_NUM_THREADS`` environment variables reach the pools loaded later.
+    PyTorch gets ``torch.set_num_threads`` (when it is loaded or ``backend`` is ``"torch"``).
+    JAX reads ``XLA_FLAGS`` when its CPU client starts: one thread there takes effect only
+    before the first JAX computation of the process.
+
+    Parameters
+    ----------
+    n : int
+        Threads per pool (``>= 1``), or 0 to leave every library at its default.
+    backend : str
+        The backend name the threads are for.
+    """
+    if n <= 0:
+        return
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: the environment variables reach later-loaded pools
+        pass
+    else:
+        _LIMITS.append(threadpool_limits(limits=n))
+    if backend == "torch" or "torch" in sys.modules:
+        with contextlib.suppress(ImportError):  # "torch" in argv but not installed: later error
+            importlib.import_module("torch").set_num_threads(n)
+    if n == 1 and "jax" not in sys.modules:
+        flags = os.environ.get("XLA_FLAGS", "")
+        one = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        if one not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} {one}".strip()

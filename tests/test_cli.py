@@ -142,7 +142,7 @@ def test_choices_are_the_name_tables() -> None:
     }
     for dest, table in tables.items():
         assert tuple(train[dest].choices) == tuple(table), dest
-    for command in ("evaluate", "predict", "paper"):
+    for command in ("evaluate", "predict", "paper", "tune"):
         assert tuple(_options(command)["backend"].choices) == tuple(BACKEND_NAMES)
     assert tuple(_options("tune")["sampler"].choices) == tuple(SAMPLERS)
 

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._version import __version__
+from ..libraries import limit_threads
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, PROG, Parser, run_command
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "REGISTRARS", "build_parser", "main"]
@@ -85,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "func", None) is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        if getattr(args, "threads", None) is not None:  # every command that computes
+            limit_threads(args.threads, args.backend)
         return int(args.func(args))
 
     return run_command(command, args)
