@@ -3,7 +3,8 @@
 numpy; array_api_strict on its default device; array_api_strict on ``device1`` (catches a
 forgotten ``device=`` or a stray NumPy call); cupy only when a GPU is really usable; NumPy
 whose created arrays are read-only (``tests/readonly_numpy.py``: catches a write to an input
-and an in-place update of an array that cannot take one).
+and an in-place update of an array that cannot take one); torch and JAX on the CPU (JAX in
+64-bit mode, so that its float64 tests run), and on a GPU where one is usable.
 
 Two environment switches concern the ``cupy`` parameter (marked ``gpu``; ``pytest -m gpu``
 selects exactly the CuPy-parametrised tests):
@@ -108,7 +109,8 @@ def _cupy_param() -> object:
 
 
 def _optional_param(name: str, device: str, id: str) -> object:
-    """A parameter of an optional library (torch, JAX): skipped when it is not installed."""
+    """A parameter of an optional library or device (torch, JAX, their GPUs): skipped, with
+    the library's own reason, when it is not installed or the device is not usable."""
     try:
         resolve_backend(name, device)
     except BackendUnavailableError as exc:
@@ -124,6 +126,9 @@ BACKEND_PARAMS = [
     pytest.param(("numpy-readonly", None), id="numpy-readonly"),
     _optional_param("torch", "cpu", "torch-cpu"),
     _optional_param("jax", "cpu", "jax-cpu"),
+    # GPUs of torch and JAX: run where usable (not marked ``gpu``, which is CuPy's).
+    _optional_param("torch", "cuda", "torch-cuda"),
+    _optional_param("jax", "gpu", "jax-gpu"),
 ]
 
 

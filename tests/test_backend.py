@@ -149,3 +149,17 @@ def test_torch_tensors_never_require_grad() -> None:
     arrays = [*net.parameters, *opt.state, *grads.dW, *grads.db, *grads.deltas]
     arrays += [*grads.activations, grads.cost]
     assert not any(a.requires_grad or a.grad_fn is not None for a in arrays)
+
+
+def test_torch_step_builds_no_graph_even_for_inputs_that_require_grad() -> None:
+    """The training loop's step runs under ``torch.no_grad()``."""
+    torch = pytest.importorskip("torch")
+    from anyarray_nn import Network, get_optimizer
+    from anyarray_nn.nn.steps import step_function
+
+    net = Network([6, 5, 3], backend="torch", seed=0)
+    X = torch.rand((8, 6), requires_grad=True)
+    Y = net.check_targets(X, from_numpy(np.arange(8) % 3, net.backend, "int64"))
+    grads = step_function(net, get_optimizer("momentum", 0.1))(X, Y, 1e-3)
+    assert grads.cost.grad_fn is None and not grads.cost.requires_grad
+    assert not any(p.requires_grad for p in net.parameters)
