@@ -25,9 +25,22 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from .libraries import (
+    CUDA_ERRORS,
+    SUPPORTED_LIBRARIES,
+    BackendUnavailableError,
+    check_gpu,
+    gpu_unusable,
+    import_optional,
+    jax_device,
+    torch_device,
+    unsupported_message,
+)
+
 __all__ = [
     "BACKEND_NAMES",
     "DTYPES",
+    "SUPPORTED_LIBRARIES",
     "Backend",
     "BackendUnavailableError",
     "device_scope",
@@ -42,14 +55,11 @@ __all__ = [
 #: Compute dtypes, by name: float32 by default, float64 on request.
 DTYPES = ("float32", "float64")
 
-#: Backend names understood by :func:`resolve_backend`.
-BACKEND_NAMES = ("numpy", "cupy", "array_api_strict")
+#: Backend names understood by :func:`resolve_backend`: the one table of supported libraries
+#: (the command line's ``--backend`` choices derive from it).
+BACKEND_NAMES = ("numpy", "cupy", "torch", "jax", "array_api_strict")
 
 Array = Any
-
-
-class BackendUnavailableError(RuntimeError):
-    """A requested backend cannot be used on this machine (library or GPU missing)."""
 
 
 @dataclass(frozen=True)
@@ -88,42 +98,22 @@ def _import_cupy() -> ModuleType:
     return cupy
 
 
-def _check_gpu(cupy: ModuleType) -> None:
-    # `import cupy` succeeds without a driver; only a runtime query tells the truth.
-    try:
-        usable = bool(cupy.cuda.is_available())
-        detail = "" if usable else _cuda_detail(cupy)
-    except Exception as exc:  # CUDARuntimeError and friends when no driver is present
-        usable, detail = False, f"{type(exc).__name__}: {exc}"
-    if not usable:
-        raise BackendUnavailableError(
-            "backend='cupy': CuPy is installed but no usable CUDA GPU was found "
-            f"({detail or 'no device, or no driver'}). Check `nvidia-smi`, install the CuPy "
-            "wheel that matches your CUDA version, or choose backend='numpy'."
-        )
-
-
-def _cuda_detail(cupy: ModuleType) -> str:
-    """Why ``cupy.cuda.is_available()`` said no: the CUDA runtime's own error, if any."""
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()  # raises rather than returning 0
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return f"the CUDA runtime sees {count} devices"
-
-
 def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any = None) -> Backend:
     """Turn a backend choice into an array namespace and a device.
 
     Parameters
     ----------
-    backend : {"numpy", "cupy", "array_api_strict"}, module or Backend
-        A backend name, an array namespace (e.g. ``array_api_strict`` or
-        ``array_api_compat.numpy``), or an already resolved :class:`Backend`.
+    backend : {"numpy", "cupy", "torch", "jax", "array_api_strict"}, module or Backend
+        A backend name, an array namespace of one of these libraries (e.g.
+        ``array_api_strict``, ``array_api_compat.numpy``, ``torch``, ``jax.numpy``), or an
+        already resolved :class:`Backend`.  Namespaces of other libraries (dask, ndonnx,
+        ...) are refused: they are not tested here.
     device : optional
         Device to create arrays on.  ``None`` means the namespace's default device.
-        For CuPy an integer selects a GPU; for ``array_api_strict`` a device name such as
-        ``"device1"`` is accepted.
+        For CuPy an integer selects a GPU; for torch ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+        ``"mps"`` or a ``torch.device``; for JAX a ``jax.Device``, a platform
+        (``"cpu"``, ``"gpu"``, ``"cuda"``, optionally ``":N"``) or an index into
+        ``jax.devices()``; for ``array_api_strict`` a device name such as ``"device1"``.
 
     Returns
     -------
@@ -132,9 +122,10 @@ def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any =
     Raises
     ------
     ValueError
-        Unknown backend name.
+        Unknown backend name, an unsupported library's namespace, or an unknown device.
     BackendUnavailableError
-        CuPy is not installed, or no usable GPU is present (the message says which).
+        The library is not installed, or the requested GPU is not usable (the message says
+        which).
     """
     if isinstance(backend, Backend):
         if device is None:
@@ -146,7 +137,11 @@ def resolve_backend(backend: str | ModuleType | Backend = "numpy", device: Any =
             module: ModuleType = np
         elif name in ("cp", "cupy"):
             module = _import_cupy()
-            _check_gpu(module)
+            check_gpu(module)
+        elif name == "torch":
+            module = import_optional("torch", "torch", "`pip install 'anyarray-nn[torch]'`")
+        elif name == "jax":
+            module = import_optional("jax", "jax.numpy", "`pip install 'anyarray-nn[jax]'`")
         elif name in ("strict", "array_api_strict"):
             try:
                 module = importlib.import_module("array_api_strict")
@@ -173,6 +168,17 @@ def _from_module(module: ModuleType, device: Any) -> Backend:
     probe_module = _unwrapped(module)
     if array_api_compat.is_cupy_namespace(probe_module):
         return _cupy_backend(probe_module, device)
+    if array_api_compat.is_torch_namespace(probe_module):
+        xp, dev = torch_device(device)
+        return Backend(xp=xp, device=dev, name="torch")
+    if array_api_compat.is_jax_namespace(probe_module):
+        xp, dev = jax_device(device)
+        return Backend(xp=xp, device=dev, name="jax")
+    if not (
+        array_api_compat.is_numpy_namespace(probe_module)
+        or array_api_compat.is_array_api_strict_namespace(probe_module)
+    ):
+        raise ValueError(unsupported_message(probe_module))
     try:
         probe = (
             probe_module.empty((0,), device=device)
@@ -200,7 +206,7 @@ def _cupy_backend(cupy: ModuleType, device: Any) -> Backend:
     ``cupy.cuda.Device(n)`` and arrays are created inside ``with device:``.  A trial
     allocation there proves that the GPU really works.
     """
-    _check_gpu(cupy)
+    check_gpu(cupy)
     try:
         dev = cupy.cuda.Device(device)  # None: the current device; Device(Device) is fine
     except (TypeError, ValueError) as exc:
@@ -208,29 +214,15 @@ def _cupy_backend(cupy: ModuleType, device: Any) -> Backend:
             f"backend='cupy': device must be a GPU number or a cupy.cuda.Device, not "
             f"{device!r} ({exc})"
         ) from exc
-    except _CUDA_ERRORS as exc:
-        raise _gpu_unusable(device, exc) from exc
+    except CUDA_ERRORS as exc:
+        raise gpu_unusable(device, exc) from exc
     try:
         with dev:
             cupy.empty((0,), dtype=cupy.float32)
-    except _CUDA_ERRORS as exc:
-        raise _gpu_unusable(device, exc) from exc
+    except CUDA_ERRORS as exc:
+        raise gpu_unusable(device, exc) from exc
     xp = importlib.import_module("array_api_compat.cupy")
     return Backend(xp=xp, device=dev, name="cupy")
-
-
-#: What a CUDA failure raises: CUDARuntimeError and CUDADriverError are RuntimeErrors;
-#: a broken CUDA installation can raise OSError or ImportError at the first call.
-_CUDA_ERRORS = (RuntimeError, OSError, ImportError)
-
-
-def _gpu_unusable(device: Any, exc: BaseException) -> BackendUnavailableError:
-    where = "the current GPU" if device is None else f"GPU {device!r}"
-    return BackendUnavailableError(
-        f"backend='cupy': CuPy reports a CUDA device but cannot use {where} "
-        f"({type(exc).__name__}: {exc}). Check `nvidia-smi` and that the CuPy wheel "
-        "matches the driver's CUDA version, or choose backend='numpy'."
-    )
 
 
 def device_scope(backend: Backend) -> contextlib.AbstractContextManager[Any]:
@@ -256,6 +248,11 @@ def _unwrapped(module: ModuleType) -> ModuleType:
 
 
 def _name_of(xp: ModuleType) -> str:
+    # JAX before NumPy: ``jax.numpy`` is not NumPy, whatever its module name suggests.
+    if array_api_compat.is_jax_namespace(xp):
+        return "jax"
+    if array_api_compat.is_torch_namespace(xp):
+        return "torch"
     if array_api_compat.is_numpy_namespace(xp):
         return "numpy"
     if array_api_compat.is_cupy_namespace(xp):
@@ -271,14 +268,28 @@ def resolve_dtype(xp: ModuleType, dtype: Any) -> Any:
     Raises
     ------
     ValueError
-        For anything that is not float32 or float64.
+        For anything that is not float32 or float64, and for float64 on JAX without 64-bit
+        mode (the message says how to enable it).
     """
     name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None) or str(dtype)
     name = str(name).replace("numpy.", "").replace("<class '", "").replace("'>", "")
     name = name.rsplit(".", 1)[-1]
     if name not in DTYPES:
         raise ValueError(f"dtype must be {' or '.join(map(repr, DTYPES))}, not {dtype!r}")
+    if name == "float64" and array_api_compat.is_jax_namespace(xp) and not _jax_x64():
+        raise ValueError(
+            "dtype='float64' on JAX needs 64-bit mode, which is off: run "
+            '`jax.config.update("jax_enable_x64", True)` before creating any JAX array, or '
+            "set JAX_ENABLE_X64=1 in the environment (or use dtype='float32')"
+        )
     return getattr(xp, name)
+
+
+def _jax_x64() -> bool:
+    """Whether JAX honours float64 (``jax_enable_x64``); without it JAX makes float32."""
+    import jax  # only reached for a JAX namespace
+
+    return bool(jax.config.jax_enable_x64)
 
 
 def is_cupy(xp: ModuleType) -> bool:
@@ -299,6 +310,8 @@ def to_numpy(x: Array) -> np.ndarray:
         return x
     if array_api_compat.is_cupy_array(x):
         return x.get()  # CuPy arrays refuse implicit conversion (np.asarray raises)
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()  # CUDA tensors refuse np.asarray
     if not array_api_compat.is_array_api_obj(x):
         return np.asarray(x)
     if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(x)):

@@ -11,7 +11,13 @@ three implementations that start from the same initial weights and see the same 
 * ``reference``: the minimal matrix-based NumPy MLP of ``benchmarks/reference_mlp.py``;
 * ``torch``: PyTorch on the CPU (``nn.Linear``, ``F.cross_entropy``, ``optim.SGD``,
   tensors in memory, no DataLoader, as many threads as NumPy's BLAS), skipped with a
-  message when torch is not installed.
+  message when torch is not installed;
+* ``anyarray_nn-torch``, ``anyarray_nn-jax``: the library on its torch and JAX backends (CPU),
+  stepped as the training loop steps it (JAX: the ``jax.jit`` fast path), beside a
+  hand-written JAX MLP, ``jax-jit`` (a jit step in a Python loop) and ``jax-scan`` (a whole
+  epoch under ``lax.scan``); see ``backend_rows.py`` and ``jax_mlp.py``.  Select rows with
+  ``--impl``, e.g. ``--impl anyarray_nn torch anyarray_nn-torch anyarray_nn-jax jax-jit
+  jax-scan``.
 
 Every implementation gathers its batches from the same float array (pixels / 255, made
 once) with the same index slices.  After one warm-up epoch each, the implementations take
@@ -59,6 +65,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))
 
+from backend_rows import BACKEND_IMPLS, available, backend_ratios, make_runners  # noqa: E402
 from bench_common import (  # noqa: E402
     CaseResult,
     blas_info,
@@ -81,7 +88,7 @@ from reference_mlp import ReferenceMLP  # noqa: E402
 from anyarray_nn import SGD, Network  # noqa: E402
 from anyarray_nn.backend import Backend, from_numpy  # noqa: E402
 
-IMPLS = ("anyarray_nn", "reference", "torch")
+IMPLS = ("anyarray_nn", "reference", "torch", *BACKEND_IMPLS)
 LEARNING_RATE = 0.05
 
 
@@ -308,6 +315,7 @@ def run_cases(
             runners.append(ReferenceRunner(W0, b0, X, labels, batch, LEARNING_RATE))
         if "torch" in impls:
             runners.append(TorchRunner(W0, b0, X, labels, batch, LEARNING_RATE))
+        runners += make_runners(impls, sizes, dtype, W0, b0, X, labels, batch, LEARNING_RATE)
         times = measure(runners, perms, epochs, pause=pause)
         base = runners[0].weights()
         agreement = {r.name: max_weight_difference(base, r.weights()) for r in runners[1:]}
@@ -518,6 +526,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "torch" in impls and not torch_available():
         print("torch: skipped (not installed; `pip install torch` to compare with PyTorch)")
         impls.remove("torch")
+    for impl in [i for i in impls if i in BACKEND_IMPLS and not available(i)]:
+        print(f"{impl}: skipped ({BACKEND_IMPLS[impl]} is not installed)")
+        impls.remove(impl)
     grid: dict[str, Any] = {}
     if args.layers:
         grid["layers"] = args.layers
@@ -531,7 +542,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _limit_threads(args.threads)
     allocator = keep_freed_memory() if args.keep_memory else "default"
     info = blas_info()
-    vers = versions(extra=("torch", "threadpoolctl", "psutil"))
+    vers = versions(extra=("torch", "jax", "threadpoolctl", "psutil"))
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs")
     print(blas_summary(info))
     print("env: " + ", ".join(f"{k}={v}" for k, v in info["env"].items() if v is not None))
@@ -563,6 +574,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     others = [i for i in ("reference", "torch") if i in impls]
     print()
     print(format_table(results, "anyarray_nn", others))
+    for line in backend_ratios(results):
+        print(line)
 
     extras: dict[str, Any] = {}
     if not args.no_rss and not args.quick:

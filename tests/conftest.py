@@ -3,7 +3,8 @@
 numpy; array_api_strict on its default device; array_api_strict on ``device1`` (catches a
 forgotten ``device=`` or a stray NumPy call); cupy only when a GPU is really usable; NumPy
 whose created arrays are read-only (``tests/readonly_numpy.py``: catches a write to an input
-and an in-place update of an array that cannot take one).
+and an in-place update of an array that cannot take one); torch and JAX on the CPU (JAX in
+64-bit mode, so that its float64 tests run), and on a GPU where one is usable.
 
 Two environment switches concern the ``cupy`` parameter (marked ``gpu``; ``pytest -m gpu``
 selects exactly the CuPy-parametrised tests):
@@ -24,6 +25,16 @@ from pathlib import Path
 
 import pytest
 import readonly_numpy
+
+# JAX fixes its 64-bit mode at its first array: turn it on for the session before any test
+# makes one, so that the float64 tests run on JAX too (float32 stays float32: every creation
+# call of the library passes dtype=, which tests/test_jax.py checks).
+try:
+    import jax
+except ImportError:  # JAX is optional: its parameter is skipped
+    jax = None
+else:
+    jax.config.update("jax_enable_x64", True)
 
 from anyarray_nn.backend import Backend, BackendUnavailableError, resolve_backend
 
@@ -97,12 +108,27 @@ def _cupy_param() -> object:
     return pytest.param(("cupy", None), id="cupy", marks=marks)
 
 
+def _optional_param(name: str, device: str, id: str) -> object:
+    """A parameter of an optional library or device (torch, JAX, their GPUs): skipped, with
+    the library's own reason, when it is not installed or the device is not usable."""
+    try:
+        resolve_backend(name, device)
+    except BackendUnavailableError as exc:
+        return pytest.param((name, device), id=id, marks=pytest.mark.skip(reason=str(exc)))
+    return pytest.param((name, device), id=id)
+
+
 BACKEND_PARAMS = [
     pytest.param(("numpy", None), id="numpy"),
     pytest.param(("array_api_strict", None), id="strict-cpu"),
     pytest.param(("array_api_strict", "device1"), id="strict-device1"),
     _cupy_param(),
     pytest.param(("numpy-readonly", None), id="numpy-readonly"),
+    _optional_param("torch", "cpu", "torch-cpu"),
+    _optional_param("jax", "cpu", "jax-cpu"),
+    # GPUs of torch and JAX: run where usable (not marked ``gpu``, which is CuPy's).
+    _optional_param("torch", "cuda", "torch-cuda"),
+    _optional_param("jax", "gpu", "jax-gpu"),
 ]
 
 

@@ -14,6 +14,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
+import backend_rows  # noqa: E402
 import bench_common  # noqa: E402
 import train_speed  # noqa: E402
 from reference_mlp import ReferenceMLP  # noqa: E402
@@ -112,9 +113,29 @@ def test_torch_runner_trains_the_same_network() -> None:
 def test_parser_and_quick_grid() -> None:
     args = train_speed.build_parser().parse_args(["--quick", "--json", "x.json", "--no-e2e"])
     assert args.quick and args.no_e2e and args.json == Path("x.json")
-    assert args.impl == ["anyarray_nn", "reference", "torch"] and args.epochs == 5
+    assert args.impl == ["anyarray_nn", "reference", "torch", *backend_rows.BACKEND_IMPLS]
+    assert args.epochs == 5
     with pytest.raises(SystemExit):
         train_speed.build_parser().parse_args(["--impl", "jax"])
+
+
+@pytest.mark.parametrize("impl", list(backend_rows.BACKEND_IMPLS))
+def test_backend_rows_train_the_same_network(impl: str) -> None:
+    """The torch/JAX rows (library and hand-written JAX) take the reference's steps."""
+    pytest.importorskip(backend_rows.BACKEND_IMPLS[impl])
+    images, labels = _tiny_data()
+    X = train_speed.float_data(images, "float64")
+    net = Network([784, 8, 10], dtype="float64", seed=0)
+    W0, b0 = net.get_weights()
+    ref = train_speed.ReferenceRunner(W0, b0, X, labels, 32, 0.05)
+    (runner,) = backend_rows.make_runners([impl], [784, 8, 10], "float64", W0, b0, X, labels,
+                                         32, 0.05)  # fmt: skip
+    perm = np.random.default_rng(1).permutation(200)
+    ref.epoch(perm)
+    assert runner.timer(lambda: runner.epoch(perm)) > 0
+    assert train_speed.max_weight_difference(ref.weights(), runner.weights()) < 1e-10
+    lines = backend_rows.backend_ratios([])
+    assert lines == []
 
 
 def test_synthetic_data_fallback_says_so() -> None:

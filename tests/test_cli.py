@@ -63,7 +63,7 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
         (["train", "--epochs", "many"], "--epochs"),
         (["train", "--layers", "784,64"], "--layers"),
         (["train", "--layers", "784,x,10"], "--layers"),
-        (["train", "--backend", "torch"], "--backend"),
+        (["train", "--backend", "dask"], "--backend"),
         (["train", "--patience", "3"], "--validation-size"),
         (["train", "--resume"], "--checkpoint"),
         (["train", "--learning-rate", "nan"], "--learning-rate"),
@@ -142,7 +142,7 @@ def test_choices_are_the_name_tables() -> None:
     }
     for dest, table in tables.items():
         assert tuple(train[dest].choices) == tuple(table), dest
-    for command in ("evaluate", "predict", "paper"):
+    for command in ("evaluate", "predict", "paper", "tune"):
         assert tuple(_options(command)["backend"].choices) == tuple(BACKEND_NAMES)
     assert tuple(_options("tune")["sampler"].choices) == tuple(SAMPLERS)
 

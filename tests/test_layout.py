@@ -2,6 +2,7 @@
 
 Layers, lowest first (a unit may import only from lower layers and from itself):
 
+-1. ``libraries`` (torch's and JAX's device rules, the backend's error)
 0. ``backend`` (names -> namespace and device), ``files`` (atomic writes, JSON), ``_version``
 1. ``nn`` (the essay's math), ``data`` (files, batches, augmentation) and ``plots``:
    siblings that never import each other (the data does not depend on the math)
@@ -22,6 +23,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "anyarray_nn"
 
 LAYERS: dict[str, int] = {
+    "libraries": -1,  # the optional libraries' device rules, imported by backend only
     "backend": 0,
     "files": 0,
     "nn": 1,
@@ -40,6 +42,9 @@ LAYERS: dict[str, int] = {
 
 #: Libraries that only the backend module may import (the math gets ``xp`` from it).
 ARRAY_LIBRARIES = ("cupy", "cupyx", "torch", "jax", "jaxlib")
+
+#: Library fast paths, chosen behind ``array_api_compat.is_*_namespace`` (nn.steps).
+FAST_PATHS = ("nn/jax_step.py", "nn/steps.py")
 
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
@@ -108,8 +113,10 @@ def test_imports_run_downwards(path: Path) -> None:
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_array_libraries_only_in_the_backend(path: Path) -> None:
-    if _unit(path) in ("backend", "data"):
+    if _unit(path) in ("libraries", "backend", "data"):
         return  # the backend module, and the CuPy streaming fast path in data.batches
+    if path.relative_to(PACKAGE).as_posix() in FAST_PATHS:
+        return  # library fast paths beside the standard path, behind is_*_namespace
     assert not _third_party(path) & set(ARRAY_LIBRARIES)
 
 

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._version import __version__
+from ..libraries import limit_threads
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, PROG, Parser, run_command
 from .preflight import check_outputs
 
@@ -87,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         check_outputs(args)  # an output that cannot be written fails now, not after the work
+        if getattr(args, "threads", None) is not None:  # every command that computes
+            limit_threads(args.threads, args.backend)
         return int(args.func(args))
 
     return run_command(command, args)

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..backend import BACKEND_NAMES, DTYPES, resolve_backend
 from ..data import MNISTNotFoundError
+from ..libraries import DEFAULT_THREADS
 
 __all__ = [
     "DTYPES",
@@ -135,18 +136,29 @@ def device(text: str | None) -> Any:
 
 
 def add_backend(group: Group) -> None:
-    """``--backend`` (one of :data:`anyarray_nn.backend.BACKEND_NAMES`) and ``--device``."""
+    """``--backend`` (one of :data:`anyarray_nn.backend.BACKEND_NAMES`), ``--device`` and
+    ``--threads`` (applied by :func:`anyarray_nn.cli.main.main` before the command runs)."""
     group.add_argument(
         "--backend",
         default=signature_default(resolve_backend, "backend"),
         choices=BACKEND_NAMES,
-        help="array library to compute with: numpy (CPU), cupy (CUDA GPU) or array_api_strict "
-        "(default: %(default)s)",
+        help="array library to compute with: numpy (CPU), cupy (CUDA GPU), torch (CPU, CUDA, "
+        "MPS), jax (CPU, GPU; compiled training step) or array_api_strict (default: "
+        "%(default)s)",
     )
     group.add_argument(
         "--device",
         default=None,
-        help="device within the backend, e.g. a GPU number for cupy (default: the current one)",
+        help="device within the backend: a GPU number for cupy; cpu, cuda, cuda:N or mps for "
+        "torch; cpu, gpu or gpu:N for jax (default: the library's default device)",
+    )
+    group.add_argument(
+        "--threads",
+        type=non_negative_int,
+        default=DEFAULT_THREADS,
+        metavar="N",
+        help="CPU threads of BLAS, OpenMP, torch and JAX; 0 leaves the libraries' defaults "
+        "(default: %(default)s, fastest at these sizes and on a shared machine)",
     )
 
 

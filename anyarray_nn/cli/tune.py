@@ -26,7 +26,15 @@ from types import FrameType
 from typing import Any
 
 from ..tuning import DEFAULT_SPACE, DEFAULT_STORAGE, SAMPLERS, tune
-from .options import Group, count_or_fraction, positive_float, positive_int, signature_default
+from .options import (
+    Group,
+    add_backend,
+    count_or_fraction,
+    device,
+    positive_float,
+    positive_int,
+    signature_default,
+)
 from .output import write_tune_json
 
 __all__ = ["DESCRIPTION", "VALIDATION_FRACTION", "add_parser", "main", "run"]
@@ -84,9 +92,7 @@ def _add_data(group: Group) -> None:
         metavar="N|FRACTION",
         help=f"validation images held out of the training set (default {VALIDATION_FRACTION})",
     )
-    group.add_argument(
-        "--backend", default=_default("backend"), help=f"{_default('backend')} (default) or cupy"
-    )
+    add_backend(group)
     group.add_argument(
         "--data-dir",
         default=None,
@@ -203,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
             study_name=args.study_name,
             seed=args.seed,
             backend=args.backend,
+            device=device(args.device),
             pruning=not args.no_pruning,
             retrain=not args.no_retrain,
         )

@@ -160,7 +160,8 @@ def shift_images(
         )
     b = int(images_flat.shape[0])
     dev = array_api_compat.device(images_flat)
-    itype = xp.int64
+    # The default index dtype: int64, but int32 on JAX without 64-bit mode (no warning).
+    itype = xp.__array_namespace_info__().default_dtypes(device=dev)["indexing"]
     dy = xp.astype(dy, itype, copy=False)
     dx = xp.astype(dx, itype, copy=False)
     if max_shift is None:

@@ -52,7 +52,7 @@ class Network:
         and zeros for ``he``/``glorot``.
     dtype : {"float32", "float64"}
         Compute dtype of weights and activations.
-    backend : {"numpy", "cupy", "array_api_strict"}, module or Backend
+    backend : {"numpy", "cupy", "torch", "jax", "array_api_strict"}, module or Backend
         Where the arrays live (see :func:`anyarray_nn.backend.resolve_backend`).
     device : optional
         Device within the backend (e.g. ``"device1"`` for ``array_api_strict``, an int for

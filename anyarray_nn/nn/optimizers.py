@@ -63,6 +63,14 @@ class Optimizer:
 
     # --- the update, pure and in place ---------------------------------------------------
 
+    def step_size(self, t: int) -> float:
+        """The step size of step ``t``: ``learning_rate`` (Adam folds its bias corrections in).
+
+        The updates read the learning rate only through this method, so that a compiled step
+        (:mod:`anyarray_nn.nn.jax_step`) can pass it in as a value instead of a constant.
+        """
+        return self.learning_rate
+
     def init_state(self, xp: ModuleType, params: Sequence[Array]) -> list[Array]:
         """Zero state for ``params``: ``slots`` arrays per parameter, slot by slot."""
         return [
@@ -161,7 +169,7 @@ class SGD(Optimizer):
         state: Sequence[Array],
         t: int,
     ) -> tuple[list[Array], list[Array]]:
-        lr = self.learning_rate
+        lr = self.step_size(t)
         return [p - lr * g for p, g in zip(params, grads, strict=True)], []  # [GD]
 
     def update_in_place(
@@ -172,14 +180,24 @@ class SGD(Optimizer):
         state: Sequence[Array],
         t: int,
     ) -> None:
-        lr = self.learning_rate
+        lr = self.step_size(t)
         for p, g in zip(params, grads, strict=True):
             p -= lr * g
 
 
 class Momentum(Optimizer):
     """Gradient descent with (heavy-ball) momentum ([Momentum]):
-    ``v <- mu v - eta dW;  W <- W + v``."""
+    ``v <- mu v - eta dW;  W <- W + v``.
+
+    Notes
+    -----
+    The velocity stores the step, ``eta dW`` included. ``torch.optim.SGD(momentum=mu)``
+    stores the gradients instead (``b <- mu b + dW;  W <- W - eta b``). With a constant
+    ``eta`` both give the same weights (``v = -eta b``); when a schedule changes ``eta``, here
+    the new rate applies to new gradients only and the velocity carries the old steps, so the
+    effective step changes gradually, while PyTorch rescales the whole accumulated velocity
+    at once.
+    """
 
     name = "momentum"
     slots = 1
@@ -199,7 +217,7 @@ class Momentum(Optimizer):
         state: Sequence[Array],
         t: int,
     ) -> tuple[list[Array], list[Array]]:
-        lr, mu = self.learning_rate, self.momentum
+        lr, mu = self.step_size(t), self.momentum
         velocities = [mu * v - lr * g for g, v in zip(grads, state, strict=True)]  # [Momentum]
         return [p + v for p, v in zip(params, velocities, strict=True)], velocities
 
@@ -211,7 +229,7 @@ class Momentum(Optimizer):
         state: Sequence[Array],
         t: int,
     ) -> None:
-        lr, mu = self.learning_rate, self.momentum
+        lr, mu = self.step_size(t), self.momentum
         for p, g, v in zip(params, grads, state, strict=True):
             v *= mu
             v -= lr * g
@@ -227,6 +245,14 @@ class Adam(Optimizer):
     ``m <- b1 m + (1 - b1) dW;  v <- b2 v + (1 - b2) dW^2;
     W <- W - eta_t m / (sqrt(v) + eps)`` with ``eta_t = eta sqrt(1 - b2^t) / (1 - b1^t)``.
     The state holds the first moments of every parameter, then the second moments.
+
+    Notes
+    -----
+    Epsilon is added to ``sqrt(v)`` *before* the bias correction of ``v``, which is folded
+    into ``eta_t`` (the form of Kingma & Ba's section 2). ``torch.optim.Adam`` adds it after:
+    ``W <- W - eta m_hat / (sqrt(v_hat) + eps)``, that is ``eps`` here equals PyTorch's
+    ``eps * sqrt(1 - b2^t)``. The two differ only while ``sqrt(v)`` is near ``eps``; to
+    compare with PyTorch early in training, take a small ``epsilon`` (e.g. 1e-12 on both).
     """
 
     name = "adam"
@@ -245,7 +271,7 @@ class Adam(Optimizer):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{label} must be in [0, 1), not {beta!r}")
 
-    def _step_size(self, t: int) -> float:
+    def step_size(self, t: int) -> float:
         """``eta_t``: the learning rate with both bias corrections, a Python float."""
         b1, b2 = self.beta1, self.beta2
         return self.learning_rate * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
@@ -259,7 +285,7 @@ class Adam(Optimizer):
         t: int,
     ) -> tuple[list[Array], list[Array]]:
         n, b1, b2, eps = len(params), self.beta1, self.beta2, self.epsilon
-        eta_t = self._step_size(t)
+        eta_t = self.step_size(t)
         first = [b1 * m + (1.0 - b1) * g for g, m in zip(grads, state[:n], strict=True)]
         second = [b2 * v + (1.0 - b2) * (g * g) for g, v in zip(grads, state[n:], strict=True)]
         new_params = [
@@ -277,7 +303,7 @@ class Adam(Optimizer):
         t: int,
     ) -> None:
         n, b1, b2, eps = len(params), self.beta1, self.beta2, self.epsilon
-        eta_t = self._step_size(t)
+        eta_t = self.step_size(t)
         for p, g, m, v in zip(params, grads, state[:n], state[n:], strict=True):
             m *= b1
             m += (1.0 - b1) * g

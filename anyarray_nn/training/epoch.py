@@ -17,6 +17,7 @@ from ..backend import to_numpy
 from ..data.batches import BatchIterator
 from ..nn.network import Gradients, Network
 from ..nn.optimizers import Optimizer
+from ..nn.steps import step_function
 from .config import TrainingConfig
 from .history import EpochRecord
 from .progress import ProgressBar
@@ -165,9 +166,9 @@ def run_epoch(
     optimizer.learning_rate = learning_rate
     t0 = time.perf_counter()
     sums = _Sums(network, diagnostics)
+    step = step_function(network, optimizer)  # a library's fast path where there is one
     for X, Y in batches:
-        grads = network.backprop(X, Y, weight_decay)
-        network.apply_gradients(optimizer, grads)
+        grads = step(X, Y, weight_decay)
         sums.add(grads, Y)
         progress.update(1)
     scalars = sums.scalars()
