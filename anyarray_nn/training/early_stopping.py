@@ -36,6 +36,7 @@ class EarlyStopping:
     def __init__(self, patience: int | None) -> None:
         self.patience = patience
         self.best_accuracy = -1.0
+        self.best_cost = float("inf")
         self.epochs_without_improvement = 0
         self.best_parameters: list[Any] | None = None
 
@@ -48,9 +49,13 @@ class EarlyStopping:
         accuracy = record.validation_accuracy
         if accuracy is None:
             return False
-        improved = accuracy > self.best_accuracy
+        # Ties in accuracy (always, for regression targets) go to the lower validation cost.
+        cost = record.validation_cost if record.validation_cost is not None else 0.0
+        improved = accuracy > self.best_accuracy or (
+            accuracy == self.best_accuracy and cost < self.best_cost
+        )
         if improved:
-            self.best_accuracy = accuracy
+            self.best_accuracy, self.best_cost = accuracy, cost
             history.best_epoch = record.epoch
             self.epochs_without_improvement = 0
             if self.patience is not None:
