@@ -38,7 +38,16 @@ from .mnist_files import (
     find_mnist_files,
 )
 
-__all__ = ["DATASETS", "DATASET_NAMES", "Dataset", "DatasetInfo", "load_dataset", "load_idx_folder"]
+__all__ = [
+    "DATASETS",
+    "DATASET_NAMES",
+    "FASHION_MNIST_SHA256",
+    "Dataset",
+    "DatasetInfo",
+    "find_idx_files",
+    "load_dataset",
+    "load_idx_folder",
+]
 
 
 @dataclass(frozen=True)
