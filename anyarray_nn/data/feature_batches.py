@@ -135,6 +135,8 @@ class FeatureBatchIterator:
         return to_backend(a, self.backend, self.dtype)
 
     def _features(self, features: Any) -> Array:
+        if not array_api_compat.is_array_api_obj(features):  # lists, pandas: host arrays
+            features = np.asarray(features)
         kind = _dtype_kind(features)
         if kind not in "biuf":
             raise TypeError(

@@ -75,12 +75,14 @@ class EarlyStopping:
         """The JSON-ready values a checkpoint keeps to resume the tracking."""
         return {
             "best_accuracy": self.best_accuracy,
+            "best_cost": self.best_cost,
             "epochs_without_improvement": self.epochs_without_improvement,
         }
 
     def load_state(self, state: dict[str, Any], best_parameters: list[Any] | None) -> None:
         """Resume from a checkpoint's ``state`` and the best model file's parameters."""
         self.best_accuracy = float(state.get("best_accuracy", -1.0))
+        self.best_cost = float(state.get("best_cost", float("inf")))
         self.epochs_without_improvement = int(state.get("epochs_without_improvement", 0))
         if self.patience is not None:
             self.best_parameters = best_parameters
