@@ -97,6 +97,8 @@ class FeatureBatchIterator:
     rng : numpy.random.Generator
     resident : bool
         Always True: the features live on the device.
+    one_hot : bool
+        Whether the targets are class labels (``Y`` one-hot rows), not regression values.
 
     Raises
     ------
@@ -129,6 +131,8 @@ class FeatureBatchIterator:
         self.resident = True
         self._x = self._features(features)
         self.n_samples: int = int(self._x.shape[0])
+        #: True for class labels (one-hot rows), False for regression targets.
+        self.one_hot: bool = _dtype_kind(targets) in "biu"
         self._y, self.num_classes = self._targets(targets, num_classes)
 
     def _on_device(self, a: Any) -> Array:

@@ -23,6 +23,8 @@ class EarlyStopping:
     patience : int or None
         Stop after this many epochs without a better validation accuracy; ``None``: never
         stop, only track the best epoch.
+    by_cost : bool, default False
+        Follow the validation cost instead (regression targets).
 
     Attributes
     ----------
@@ -33,8 +35,9 @@ class EarlyStopping:
         Device copies of the best epoch's parameters (kept only with a ``patience``).
     """
 
-    def __init__(self, patience: int | None) -> None:
+    def __init__(self, patience: int | None, *, by_cost: bool = False) -> None:
         self.patience = patience
+        self.by_cost = by_cost
         self.best_accuracy = -1.0
         self.best_cost = float("inf")
         self.epochs_without_improvement = 0
@@ -49,11 +52,13 @@ class EarlyStopping:
         accuracy = record.validation_accuracy
         if accuracy is None:
             return False
-        # Ties in accuracy (always, for regression targets) go to the lower validation cost.
+        # Ties in accuracy go to the lower validation cost; regression (``by_cost``) has no
+        # accuracy to speak of and follows the cost alone.
         cost = record.validation_cost if record.validation_cost is not None else 0.0
-        improved = accuracy > self.best_accuracy or (
-            accuracy == self.best_accuracy and cost < self.best_cost
-        )
+        improved = cost < self.best_cost
+        if not self.by_cost:
+            better = accuracy > self.best_accuracy
+            improved = better or (accuracy == self.best_accuracy and improved)
         if improved:
             self.best_accuracy, self.best_cost = accuracy, cost
             history.best_epoch = record.epoch

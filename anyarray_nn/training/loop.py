@@ -104,7 +104,7 @@ def train(
     if config.patience is not None and validation is None:
         raise ValueError("early stopping (patience) needs a validation set")
     batches, val_batches = make_batches(network, images, labels, validation, config, memory_budget)
-    stopping = EarlyStopping(config.patience)
+    stopping = EarlyStopping(config.patience, by_cost=not batches.one_hot)  # regression: cost
     checkpoints = Checkpoints(checkpoint, network, optimizer, config, batches.rng, stopping)
     start_epoch, history = checkpoints.resume() if resume else (0, History())
     last_good = LastGoodEpoch(network, optimizer)
