@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +100,14 @@ def plot_learning_curves(history: Any, path: str | os.PathLike[str] | None = Non
     return fig
 
 
-def plot_confusion_matrix(confusion: np.ndarray, path: str | os.PathLike[str] | None = None) -> Any:
-    """The confusion matrix (rows: true class, columns: predicted class) as a heat map."""
+def plot_confusion_matrix(
+    confusion: np.ndarray,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    class_names: Sequence[str] | None = None,
+) -> Any:
+    """The confusion matrix (rows: true class, columns: predicted class) as a heat map,
+    its axes labelled with ``class_names`` when given."""
     confusion = np.asarray(confusion)
     n = confusion.shape[0]
     fig = _figure((6.5, 5.5))
@@ -121,6 +128,9 @@ def plot_confusion_matrix(confusion: np.ndarray, path: str | os.PathLike[str] | 
         ylabel="true",
         title="confusion matrix",
     )
+    if class_names is not None and len(class_names) == n:
+        ax.set_xticklabels(class_names, rotation=90, fontsize=7)
+        ax.set_yticklabels(class_names, fontsize=7)
     fig.colorbar(image, ax=ax, label="log(1 + count)")
     _save(fig, path)
     return fig
@@ -139,8 +149,10 @@ def plot_misclassified(
     *,
     max_images: int = 36,
     image_shape: tuple[int, int] = (28, 28),
+    class_names: Sequence[str] | None = None,
 ) -> Any:
-    """A grid of the first ``max_images`` misclassified digits, titled "pred p / true t".
+    """A grid of the first ``max_images`` misclassified digits, titled "pred p / true t"
+    (class names instead of numbers when ``class_names`` is given).
 
     Parameters
     ----------
@@ -158,7 +170,10 @@ def plot_misclassified(
         ax.set_axis_off()
     for ax, i in zip(axes, wrong, strict=False):
         ax.imshow(images[i].reshape(image_shape), cmap="gray_r", vmin=0)
-        ax.set_title(f"pred {int(predictions[i])} / true {int(labels[i])}", fontsize=8)
+        p, t = int(predictions[i]), int(labels[i])
+        if class_names is not None:
+            p, t = class_names[p], class_names[t]  # type: ignore[assignment]
+        ax.set_title(f"pred {p} / true {t}", fontsize=8)
     if not len(wrong):
         axes[0].text(0.5, 0.5, "no misclassified samples", ha="center", va="center")
     fig.suptitle(f"misclassified digits ({int((predictions != labels).sum())} in all)")
@@ -202,6 +217,7 @@ def save_training_plots(
     network: Any = None,
     images: np.ndarray | None = None,
     labels: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> list[Path]:
     """Save every figure the given results allow, as PNG files in ``folder``.
 
@@ -220,10 +236,18 @@ def save_training_plots(
         plot_learning_curves(history, written[-1])
     if evaluation is not None:
         written.append(folder / "confusion_matrix.png")
-        plot_confusion_matrix(evaluation.confusion, written[-1])
+        plot_confusion_matrix(evaluation.confusion, written[-1], class_names=class_names)
         if images is not None and labels is not None:
             written.append(folder / "misclassified.png")
-            plot_misclassified(images, labels, evaluation.predictions, written[-1])
+            shape = images.shape[1:3] if images.ndim == 3 else (28, 28)
+            plot_misclassified(
+                images,
+                labels,
+                evaluation.predictions,
+                written[-1],
+                image_shape=(int(shape[0]), int(shape[1])),
+                class_names=class_names,
+            )
     if network is not None and network.sizes[0] == 784:
         written.append(folder / "first_layer_weights.png")
         plot_first_layer_weights(network, written[-1])

@@ -80,12 +80,15 @@ def test_bad_arguments_exit_2_with_one_line(
 
 
 def test_train_defaults_are_the_recipe_and_the_network_spec() -> None:
+    from anyarray_nn.cli.train import sizes_for_data
     from anyarray_nn.experiments import NetworkSpec
     from anyarray_nn.training import DEFAULT_LEARNING_RATES, MNIST_RECIPE
 
     args = build_parser().parse_args(["train"])
     spec = NetworkSpec()
-    assert args.layers == tuple(spec.sizes)
+    assert args.layers is None  # from the data: the spec's hidden layers between them
+    data = type("Data", (), {"n_inputs": 784, "n_classes": 10})()
+    assert sizes_for_data(None, spec.sizes, data) == tuple(spec.sizes)
     for name in ("activation", "output", "cost", "init", "dtype", "seed"):
         assert getattr(args, name) == getattr(spec, name), name
     recipe = {

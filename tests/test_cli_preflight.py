@@ -214,6 +214,6 @@ def test_too_little_disk_space_is_refused_before_training(
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
-    code, _, err = _train(capsys, "--save", str(tmp_path / "model.npz"))
+    code, _, err = _train(capsys, "--layers", "784,64,10", "--save", str(tmp_path / "model.npz"))
     assert code == 2, err
     _assert_one_line_error(err, "MB needed", "free")

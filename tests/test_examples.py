@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import runpy
 from pathlib import Path
 
@@ -22,6 +23,8 @@ def test_every_example_is_tested() -> None:
         "paper_experiment.py",
         "gpu_resident_data.py",
         "save_load_across_backends.py",
+        "sklearn_pipeline.py",
+        "fashion_mnist.py",
     }
     for name in names:
         text = (EXAMPLES / name).read_text()
@@ -54,3 +57,19 @@ def test_paper_example(mnist_dir: Path) -> None:
 def test_save_load_example(mnist_dir: Path) -> None:
     argv = [*QUICK, "--data-dir", str(mnist_dir), "--load-backend", "array_api_strict"]
     assert _main("save_load_across_backends.py")(argv) is True
+
+
+def test_sklearn_pipeline_example(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("sklearn", reason="the example needs scikit-learn (extra: sklearn)")
+    accuracy = _main("sklearn_pipeline.py")(["--backend", "numpy", "--epochs", "3", "--folds", "2"])
+    assert 0.3 < accuracy <= 1.0
+    assert "best parameters" in capsys.readouterr().out
+
+
+def test_fashion_mnist_example(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = os.environ.get("ANYARRAY_NN_FASHION_DATA")
+    if not folder:
+        pytest.skip("ANYARRAY_NN_FASHION_DATA is not set (real Fashion-MNIST; .ci/run sets it)")
+    accuracy = _main("fashion_mnist.py")([*QUICK, "--data-dir", folder])
+    assert 0.3 < accuracy <= 1.0
+    assert "Ankle boot" in capsys.readouterr().out

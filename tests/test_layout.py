@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "metrics": 2,
     "training": 3,
     "experiments": 4,
+    "estimators": 4,
     "tuning": 5,
     "cli": 6,
     "_version": 0,

@@ -106,6 +106,7 @@ def test_early_stopping_state_round_trip() -> None:
         == stopping.state()
         == {
             "best_accuracy": 0.5,
+            "best_cost": 0.0,  # records without a validation cost count as 0
             "epochs_without_improvement": 1,
         }
     )

@@ -18,9 +18,9 @@ def add_parser(subparsers: Any) -> None:
     """Register ``evaluate`` on the ``subparsers`` of :func:`anyarray_nn.cli.main.build_parser`."""
     parser = subparsers.add_parser(
         "evaluate",
-        help="evaluate a saved model on the MNIST test set",
+        help="evaluate a saved model on a test set (MNIST by default)",
         description="Accuracy, cost, per-class precision and recall and the confusion "
-        "matrix of a saved model on the MNIST test set.",
+        "matrix of a saved model on the test set of MNIST, --dataset NAME or --data-dir.",
     )
     parser.add_argument("model", type=Path, help="a model saved by `anyarray-nn train --save`")
     add_backend(parser)
@@ -31,7 +31,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _print_report(args: argparse.Namespace, evaluation: Any) -> None:
+def _print_report(args: argparse.Namespace, evaluation: Any, class_names: Any = None) -> None:
     from ..metrics import format_confusion
 
     print(
@@ -42,9 +42,13 @@ def _print_report(args: argparse.Namespace, evaluation: Any) -> None:
     if args.quiet:
         return
     print()
-    print("class  precision  recall")
-    for c, (p, r) in enumerate(zip(evaluation.precision, evaluation.recall, strict=True)):
-        print(f"{c:>5}  {100 * p:8.2f}%  {100 * r:6.2f}%")
+    names = [str(c) for c in range(len(evaluation.precision))]
+    if class_names and len(class_names) == len(names):
+        names = [f"{c} {name}" if name != str(c) else name for c, name in enumerate(class_names)]
+    width = max(5, *(len(n) for n in names))
+    print(f"{'class':<{width}}  precision  recall")
+    for name, p, r in zip(names, evaluation.precision, evaluation.recall, strict=True):
+        print(f"{name:<{width}}  {100 * p:8.2f}%  {100 * r:6.2f}%")
     print()
     print("confusion matrix (rows: true class, columns: predicted class)")
     print(format_confusion(evaluation.confusion))
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     evaluation = evaluate(network, data.test_images, data.test_labels)
     seconds = time.perf_counter() - t0
-    _print_report(args, evaluation)
+    _print_report(args, evaluation, data.class_names)
     if args.json is not None:
         payload = {
             "command": "evaluate",
@@ -71,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             "seconds": seconds,
             "metrics": evaluation.to_dict(),
             "test_accuracy": evaluation.accuracy,
+            "class_names": list(data.class_names or ()),
         }
         write_json_output(args.json, payload)
         say(args, f"wrote {args.json}")
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             network=network,
             images=data.test_images,
             labels=data.test_labels,
+            class_names=data.class_names,
         )
         say(args, f"wrote {len(paths)} figures to {args.plot}")
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backend import BACKEND_NAMES, DTYPES, resolve_backend
-from ..data import MNISTNotFoundError
+from ..data import DATASET_NAMES, MNISTNotFoundError
 from ..libraries import DEFAULT_THREADS
 
 __all__ = [
@@ -104,7 +104,7 @@ def count_or_fraction(text: str) -> int | float:
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
-    """``"784,64,10"`` -> ``(784, 64, 10)``; MNIST needs 784 inputs and 10 outputs."""
+    """``"784,64,10"`` -> ``(784, 64, 10)``; the data's sizes are checked once it is loaded."""
     try:
         sizes = tuple(int(part) for part in text.replace(" ", "").split(","))
     except ValueError:
@@ -114,11 +114,6 @@ def parse_layers(text: str) -> tuple[int, ...]:
     if len(sizes) < 2 or any(n < 1 for n in sizes):
         raise argparse.ArgumentTypeError(
             f"--layers needs at least two positive sizes such as 784,64,10, got {text!r}"
-        )
-    if sizes[0] != 784 or sizes[-1] != 10:
-        raise argparse.ArgumentTypeError(
-            f"--layers must start with 784 (28x28 pixels) and end with 10 (digits) for MNIST, "
-            f"got {text!r}"
         )
     return sizes
 
@@ -168,18 +163,32 @@ def add_dtype(group: Group, default: str) -> None:
 
 
 def add_data(group: Group) -> None:
-    """``--data-dir`` and ``--no-download`` (read by :func:`load_data`)."""
+    """``--dataset``, ``--data-dir``, ``--no-verify`` and ``--no-download`` (read by
+    :func:`load_data`)."""
+    group.add_argument(
+        "--dataset",
+        choices=DATASET_NAMES,
+        default=None,
+        help="named data set, downloaded, verified by SHA-256 and cached on first use "
+        "(default: mnist; with --data-dir and --no-verify: whatever IDX data the folder holds)",
+    )
     group.add_argument(
         "--data-dir",
         type=Path,
         default=None,
-        help="folder with the four MNIST IDX files (default: $ANYARRAY_NN_DATA, else the "
+        help="folder with the four IDX files (default: $ANYARRAY_NN_DATA for mnist, else the "
         "per-user cache, downloading on first use)",
+    )
+    group.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the SHA-256 check: for any IDX data (any image size, any number of "
+        "classes); the files are still format-checked",
     )
     group.add_argument(
         "--no-download",
         action="store_true",
-        help="never download MNIST; fail when the files are missing",
+        help="never download; fail when the files are missing",
     )
 
 
@@ -215,7 +224,14 @@ def load_data(args: argparse.Namespace, **kwargs: Any) -> Any:
     data_dir = args.data_dir
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         raise MNISTNotFoundError(
-            f"--data-dir {data_dir}: no such folder; create it (MNIST is then downloaded into "
-            "it) or point it at a folder with the four MNIST files"
+            f"--data-dir {data_dir}: no such folder; create it (a named data set is then "
+            "downloaded into it) or point it at a folder with the four IDX files"
         )
-    return prepare_data(data_dir, download=not args.no_download, progress=args.progress, **kwargs)
+    return prepare_data(
+        data_dir,
+        download=not args.no_download,
+        progress=args.progress,
+        dataset=args.dataset,
+        verify=not args.no_verify,
+        **kwargs,
+    )

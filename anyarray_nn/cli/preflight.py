@@ -112,14 +112,17 @@ def check_settings(args: argparse.Namespace) -> None:
         )
 
 
-def check_disk_space(args: argparse.Namespace) -> None:
+def check_disk_space(args: argparse.Namespace, sizes: Any = None) -> None:
     """Refuse a run whose model or checkpoint files cannot fit on their disks.
 
     A model file holds every parameter once; a checkpoint also holds the optimiser's state
     (two moments for Adam) and a best-model file beside it.  Twice that is asked for, as the
     atomic writer keeps the old file until the new one is complete.
     """
-    sizes = [int(n) for n in args.layers]
+    sizes = sizes if sizes is not None else args.layers
+    if sizes is None:
+        return  # the sizes come from the data: checked again once it is loaded
+    sizes = [int(n) for n in sizes]
     itemsize = 8 if getattr(args, "dtype", "float32") == "float64" else 4
     model = itemsize * sum(a * b + b for a, b in itertools.pairwise(sizes))
     needs = {"--save": 2 * model, "--checkpoint": 2 * 4 * model}

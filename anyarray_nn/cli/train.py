@@ -39,12 +39,13 @@ from .options import (
     signature_default,
 )
 from .output import say, write_json_output
-from .preflight import check_data, check_train
+from .preflight import check_data, check_disk_space, check_train
 
 __all__ = ["DESCRIPTION", "add_parser", "default_learning_rate", "run"]
 
 DESCRIPTION = (
-    "Train a fully-connected network on MNIST and report its test accuracy. The defaults "
+    "Train a fully-connected network on MNIST (or --dataset NAME, or any IDX folder) and "
+    "report its test accuracy; the input and output sizes come from the data. The defaults "
     "train 784-64-10 with ReLU, softmax + cross-entropy, Adam, a cosine learning-rate "
     "schedule, a little L2 and one-pixel random shifts."
 )
@@ -61,11 +62,13 @@ def default_learning_rate(optimizer: str) -> float:
 
 
 def _add_network(group: Group, spec: NetworkSpec) -> None:
+    hidden = ",".join(map(str, spec.sizes[1:-1]))
     group.add_argument(
         "--layers",
         type=parse_layers,
-        default=tuple(spec.sizes),
-        help=f"layer sizes, input first (default: {','.join(map(str, spec.sizes))})",
+        default=None,
+        help=f"layer sizes, input first (default: the data's pixels, {hidden}, the data's "
+        f"classes: {','.join(map(str, spec.sizes))} for MNIST)",
     )
     group.add_argument(
         "--activation",
@@ -221,7 +224,7 @@ def _configs(args: argparse.Namespace) -> tuple[NetworkSpec, TrainingConfig]:
     if learning_rate is None:
         learning_rate = default_learning_rate(args.optimizer)
     spec = NetworkSpec(
-        sizes=args.layers,
+        sizes=args.layers or NetworkSpec.sizes,
         activation=args.activation,
         output=args.output,
         cost=args.cost,
@@ -244,6 +247,20 @@ def _configs(args: argparse.Namespace) -> tuple[NetworkSpec, TrainingConfig]:
         seed=args.seed,
     )
     return spec, config
+
+
+def sizes_for_data(layers: tuple[int, ...] | None, default: Any, data: Any) -> tuple[int, ...]:
+    """The network's sizes: ``--layers`` checked against the data, else the default hidden
+    layers between the data's input size and number of classes."""
+    n_in, n_classes = data.n_inputs, data.n_classes
+    if layers is None:
+        return (n_in, *tuple(default)[1:-1], n_classes)
+    if layers[0] != n_in or layers[-1] != n_classes:
+        raise UsageError(
+            f"--layers {','.join(map(str, layers))}: the data needs {n_in} inputs and "
+            f"{n_classes} outputs (e.g. --layers {n_in},64,{n_classes}, or leave --layers out)"
+        )
+    return tuple(layers)
 
 
 def _epoch_line(record: Any) -> str:
@@ -289,7 +306,9 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(
         args, train_size=args.train_size, validation_size=args.validation_size, seed=args.seed
     )
+    spec.sizes = sizes_for_data(args.layers, spec.sizes, data)
     check_data(args, data)
+    check_disk_space(args, spec.sizes)
     say(
         args,
         f"training {'-'.join(map(str, spec.sizes))} ({spec.activation}, {spec.cost}) on "
@@ -350,6 +369,7 @@ def _write_outputs(
             network=result.network,
             images=data.test_images,
             labels=data.test_labels,
+            class_names=data.class_names,
         )
         say(args, f"wrote {len(paths)} figures to {args.plot}")
 

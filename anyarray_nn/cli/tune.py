@@ -25,6 +25,7 @@ from fractions import Fraction
 from types import FrameType
 from typing import Any
 
+from ..data.datasets import DATASET_NAMES
 from ..tuning import DEFAULT_SPACE, DEFAULT_STORAGE, SAMPLERS, tune
 from .options import (
     Group,
@@ -98,6 +99,8 @@ def _add_data(group: Group) -> None:
         default=None,
         help="folder with the MNIST files (default: $ANYARRAY_NN_DATA or cache)",
     )
+    group.add_argument("--dataset", choices=DATASET_NAMES, default=None, help="(default: mnist)")
+    group.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check")
 
 
 def _add_study(group: Group) -> None:
@@ -197,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
             train_size=args.train_size,
             validation_size=args.validation_size,
             seed=args.seed,
+            dataset=args.dataset,
+            verify=not args.no_verify,
         )
         result = tune(
             data,

@@ -13,6 +13,7 @@ Examples
 
 from .augment import expand_with_shifts, shift_images
 from .batches import BatchIterator
+from .datasets import DATASET_NAMES, DATASETS, Dataset, DatasetInfo, load_dataset, load_idx_folder
 from .download import MNIST_MIRRORS, DownloadError, download_mnist
 from .idx import IDXFormatError, load_idx_pair, read_idx, write_idx
 from .mnist import MNIST, load_mnist
@@ -28,6 +29,8 @@ from .mnist_files import (
 from .splits import train_validation_split
 
 __all__ = [
+    "DATASETS",
+    "DATASET_NAMES",
     "DATA_ENV_VAR",
     "MNIST",
     "MNIST_FILES",
@@ -35,6 +38,8 @@ __all__ = [
     "MNIST_SHA256",
     "BatchIterator",
     "ChecksumError",
+    "Dataset",
+    "DatasetInfo",
     "DownloadError",
     "IDXFormatError",
     "MNISTNotFoundError",
@@ -42,6 +47,8 @@ __all__ = [
     "download_mnist",
     "expand_with_shifts",
     "find_mnist_files",
+    "load_dataset",
+    "load_idx_folder",
     "load_idx_pair",
     "load_mnist",
     "read_idx",

@@ -96,8 +96,9 @@ class ChecksumError(ValueError):
         self.actual = actual
         super().__init__(
             f"{self.path}: SHA-256 of the decompressed IDX bytes is {actual}, expected "
-            f"{expected}. The file is corrupted or is not the original MNIST; delete it to "
-            "download it again, or pass verify=False for other MNIST-format data."
+            f"{expected}. The file is corrupted or is not the data set named; delete it to "
+            "download it again, or load other data in this format without the check: "
+            "verify=False in Python, --no-verify on the command line."
         )
 
 
@@ -155,7 +156,9 @@ def find_mnist_files(folder: PathLike) -> dict[str, Path]:
     return found
 
 
-def check_sha256(path: Path, stem: str, actual: str | None, checksums: Mapping[str, str]) -> None:
+def check_sha256(
+    path: Path, stem: str, actual: str | None, checksums: Mapping[str, str | None]
+) -> None:
     expected = checksums.get(stem)
     if expected is not None and actual != expected.lower():
         raise ChecksumError(path, expected.lower(), str(actual))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import Backend
-from ..data import load_mnist, train_validation_split
+from ..data import load_dataset, train_validation_split
 from ..metrics import Evaluation, evaluate
 from ..nn.network import Network
 from ..training import History, TrainingConfig, train
@@ -33,6 +33,19 @@ class DataSplits:
     test_labels: np.ndarray
     validation_images: np.ndarray | None = None
     validation_labels: np.ndarray | None = None
+    class_names: tuple[str, ...] | None = None
+
+    @property
+    def n_classes(self) -> int:
+        """Classes of the data set (its class names, else the largest label + 1)."""
+        if self.class_names:
+            return len(self.class_names)
+        return int(max(self.train_labels.max(initial=0), self.test_labels.max(initial=0))) + 1
+
+    @property
+    def n_inputs(self) -> int:
+        """Pixels (or features) per sample."""
+        return int(np.prod(self.train_images.shape[1:]))
 
     @property
     def validation(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -110,13 +123,15 @@ def prepare_data(
     seed: int = 0,
     download: bool = True,
     progress: bool | None = None,
+    dataset: str | None = None,
+    verify: bool = True,
 ) -> DataSplits:
-    """Load MNIST and carve the splits of an experiment.
+    """Load a data set (MNIST by default) and carve the splits of an experiment.
 
     Parameters
     ----------
     data_dir : path, optional
-        Folder with the MNIST IDX files (see :func:`anyarray_nn.data.load_mnist`).
+        Folder with the IDX files (see :func:`anyarray_nn.data.load_dataset`).
     train_size : int, optional
         Use only the first ``train_size`` training images (quick runs).
     validation_size : int or float
@@ -124,14 +139,20 @@ def prepare_data(
         is never used for model selection.
     seed : int
         Seed of the validation split.
+    dataset : {"mnist", "fashion-mnist", "kmnist"}, optional
+        The named data set; ``None``: MNIST, or with ``verify=False`` and a ``data_dir`` any
+        IDX data (any image size and number of classes).
+    verify : bool
+        Check the files' SHA-256 (named sets).
     """
-    mnist = load_mnist(data_dir, download=download, progress=progress)
+    mnist = load_dataset(dataset, data_dir, download=download, progress=progress, verify=verify)
     images, labels = mnist.train_images, mnist.train_labels
     if train_size is not None:
         if int(train_size) < 1:
             raise ValueError(f"train_size must be >= 1, not {train_size}")
         images, labels = images[: int(train_size)], labels[: int(train_size)]
     splits = DataSplits(images, labels, mnist.test_images, mnist.test_labels)
+    splits.class_names = mnist.class_names
     if validation_size:
         tr_x, tr_y, va_x, va_y = train_validation_split(images, labels, validation_size, seed)
         splits.train_images, splits.train_labels = tr_x, tr_y

@@ -23,6 +23,8 @@ class EarlyStopping:
     patience : int or None
         Stop after this many epochs without a better validation accuracy; ``None``: never
         stop, only track the best epoch.
+    by_cost : bool, default False
+        Follow the validation cost instead (regression targets).
 
     Attributes
     ----------
@@ -33,9 +35,11 @@ class EarlyStopping:
         Device copies of the best epoch's parameters (kept only with a ``patience``).
     """
 
-    def __init__(self, patience: int | None) -> None:
+    def __init__(self, patience: int | None, *, by_cost: bool = False) -> None:
         self.patience = patience
+        self.by_cost = by_cost
         self.best_accuracy = -1.0
+        self.best_cost = float("inf")
         self.epochs_without_improvement = 0
         self.best_parameters: list[Any] | None = None
 
@@ -48,9 +52,15 @@ class EarlyStopping:
         accuracy = record.validation_accuracy
         if accuracy is None:
             return False
-        improved = accuracy > self.best_accuracy
+        # Ties in accuracy go to the lower validation cost; regression (``by_cost``) has no
+        # accuracy to speak of and follows the cost alone.
+        cost = record.validation_cost if record.validation_cost is not None else 0.0
+        improved = cost < self.best_cost
+        if not self.by_cost:
+            better = accuracy > self.best_accuracy
+            improved = better or (accuracy == self.best_accuracy and improved)
         if improved:
-            self.best_accuracy = accuracy
+            self.best_accuracy, self.best_cost = accuracy, cost
             history.best_epoch = record.epoch
             self.epochs_without_improvement = 0
             if self.patience is not None:
@@ -70,12 +80,14 @@ class EarlyStopping:
         """The JSON-ready values a checkpoint keeps to resume the tracking."""
         return {
             "best_accuracy": self.best_accuracy,
+            "best_cost": self.best_cost,
             "epochs_without_improvement": self.epochs_without_improvement,
         }
 
     def load_state(self, state: dict[str, Any], best_parameters: list[Any] | None) -> None:
         """Resume from a checkpoint's ``state`` and the best model file's parameters."""
         self.best_accuracy = float(state.get("best_accuracy", -1.0))
+        self.best_cost = float(state.get("best_cost", float("inf")))
         self.epochs_without_improvement = int(state.get("epochs_without_improvement", 0))
         if self.patience is not None:
             self.best_parameters = best_parameters

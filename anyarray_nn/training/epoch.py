@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import to_numpy
 from ..data.batches import BatchIterator
+from ..data.feature_batches import FeatureBatchIterator, is_image_data
 from ..nn.network import Gradients, Network
 from ..nn.optimizers import Optimizer
 from ..nn.steps import step_function
@@ -25,7 +26,7 @@ from .progress import ProgressBar
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["make_batches", "run_epoch", "score_batches"]
+__all__ = ["make_batches", "make_feature_batches", "run_epoch", "score_batches"]
 
 
 def make_batches(
@@ -35,11 +36,14 @@ def make_batches(
     validation: tuple[np.ndarray, np.ndarray] | None,
     config: TrainingConfig,
     memory_budget: int | None,
-) -> tuple[BatchIterator, BatchIterator | None]:
+) -> tuple[BatchIterator | FeatureBatchIterator, BatchIterator | FeatureBatchIterator | None]:
     """The shuffled (and shifted) training batches and, with a validation set, its batches.
 
-    Validation batches are at least 1024 samples: they only run the forward pass.
+    Validation batches are at least 1024 samples: they only run the forward pass.  Data that
+    are not ``uint8`` images (float features) go through :func:`make_feature_batches`.
     """
+    if not is_image_data(images):
+        return make_feature_batches(network, images, labels, validation, config)
     batches = BatchIterator(
         images,
         labels,
@@ -66,6 +70,28 @@ def make_batches(
         image_shape=_image_shape(validation[0], network),
     )
     return batches, val_batches
+
+
+def make_feature_batches(
+    network: Network,
+    features: Any,
+    targets: Any,
+    validation: tuple[Any, Any] | None,
+    config: TrainingConfig,
+) -> tuple[FeatureBatchIterator, FeatureBatchIterator | None]:
+    """Batches of features used as given (not rescaled); integer targets become one-hot."""
+    if config.max_shift:
+        raise ValueError("max_shift (random image shifts) needs uint8 images, not features")
+    common = {"backend": network.backend, "dtype": network.dtype_name}
+    k = network.sizes[-1]
+    batches = FeatureBatchIterator(
+        features, targets, batch_size=config.batch_size, seed=config.seed, num_classes=k, **common
+    )
+    if validation is None:
+        return batches, None
+    size = max(config.batch_size, 1024)
+    val = FeatureBatchIterator(*validation, batch_size=size, shuffle=False, num_classes=k, **common)
+    return batches, val
 
 
 def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:

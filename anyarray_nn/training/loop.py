@@ -60,9 +60,12 @@ def train(
     Parameters
     ----------
     network : Network
-    images : numpy.ndarray of uint8, shape (n, 28, 28) or (n, 784)
-        Host training images; moved to the network's device once.
-    labels : numpy.ndarray of int, shape (n,)
+    images : numpy.ndarray of uint8, shape (n, H, W) or (n, H*W); or features, shape (n, d)
+        Host ``uint8`` images (scaled by 1/255 on the device, the fast resident or streamed
+        path), or numeric features of any dtype, host or device arrays, used as given.
+        Moved to the network's device once.
+    labels : array of int, shape (n,); or float targets, shape (n,) or (n, k)
+        Class labels (one-hot encoded), or regression targets used as given (features only).
     validation : (images, labels), optional
         A validation set (carved from the training data, never the test set), evaluated
         after each epoch; needed for early stopping.
@@ -101,7 +104,7 @@ def train(
     if config.patience is not None and validation is None:
         raise ValueError("early stopping (patience) needs a validation set")
     batches, val_batches = make_batches(network, images, labels, validation, config, memory_budget)
-    stopping = EarlyStopping(config.patience)
+    stopping = EarlyStopping(config.patience, by_cost=not batches.one_hot)  # regression: cost
     checkpoints = Checkpoints(
         checkpoint, network, optimizer, config, batches.rng, stopping, (images, labels, validation)
     )

@@ -1,0 +1,377 @@
+"""Image data sets by name (MNIST, Fashion-MNIST, KMNIST) and any folder of IDX file pairs.
+
+Every named set is four IDX files with MNIST's canonical names, downloaded into the cache
+(``$XDG_CACHE_HOME/anyarray_nn/<name>`` or ``~/.cache/anyarray_nn/<name>``) on first use and
+verified by the SHA-256 of the decompressed bytes, exactly like MNIST
+(:mod:`anyarray_nn.data.mnist`, whose download and checks this module reuses).  Any other
+folder of IDX pairs (images of any size, any number of classes) loads with ``verify=False``:
+then the files are only format-checked.
+
+Examples
+--------
+>>> from anyarray_nn.data import load_dataset                # doctest: +SKIP
+>>> fashion = load_dataset("fashion-mnist")                   # doctest: +SKIP
+>>> fashion.class_names[:3], fashion.n_classes                # doctest: +SKIP
+(('T-shirt/top', 'Trouser', 'Pullover'), 10)
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .download import MNIST_MIRRORS, download_mnist
+from .idx import IDXFormatError, PathLike, _read_idx, check_labels
+from .mnist import load_mnist
+from .mnist_files import (
+    DATA_ENV_VAR,
+    MNIST_FILES,
+    MNIST_SHA256,
+    MNISTNotFoundError,
+    check_sha256,
+    default_cache_dir,
+    find_mnist_files,
+)
+
+__all__ = [
+    "DATASETS",
+    "DATASET_NAMES",
+    "FASHION_MNIST_SHA256",
+    "Dataset",
+    "DatasetInfo",
+    "find_idx_files",
+    "load_dataset",
+    "load_idx_folder",
+]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the library knows of a named data set.
+
+    Attributes
+    ----------
+    name : str
+    title : str
+    homepage : str
+    mirrors : tuple of str
+        Base URLs serving ``<canonical name>.gz``, tried in order.
+    sha256 : mapping of str to str, or None
+        SHA-256 of each file's decompressed bytes; ``None`` when not recorded here (the
+        set then loads only with ``verify=False``).
+    class_names : tuple of str
+    """
+
+    name: str
+    title: str
+    homepage: str
+    mirrors: tuple[str, ...]
+    sha256: Mapping[str, str] | None
+    class_names: tuple[str, ...]
+
+
+#: SHA-256 of the decompressed Fashion-MNIST files, computed from Debian's
+#: ``dataset-fashion-mnist`` package (the same bytes as Zalando's release).
+FASHION_MNIST_SHA256: Mapping[str, str] = types.MappingProxyType(
+    {
+        "train-images-idx3-ubyte": (
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+        ),  # 47040016 bytes
+        "train-labels-idx1-ubyte": (
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
+        ),  # 60008 bytes
+        "t10k-images-idx3-ubyte": (
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
+        ),  # 7840016 bytes
+        "t10k-labels-idx1-ubyte": (
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
+        ),  # 10008 bytes
+    }
+)
+
+#: The named data sets, by the name ``load_dataset`` and ``--dataset`` take.
+DATASETS: Mapping[str, DatasetInfo] = types.MappingProxyType(
+    {
+        "mnist": DatasetInfo(
+            "mnist",
+            "MNIST handwritten digits",
+            "https://yann.lecun.com/exdb/mnist/",
+            MNIST_MIRRORS,
+            MNIST_SHA256,
+            tuple(str(d) for d in range(10)),
+        ),
+        "fashion-mnist": DatasetInfo(
+            "fashion-mnist",
+            "Fashion-MNIST (Zalando article images)",
+            "https://github.com/zalandoresearch/fashion-mnist",
+            ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+            FASHION_MNIST_SHA256,
+            (
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
+            ),
+        ),
+        "kmnist": DatasetInfo(
+            "kmnist",
+            "Kuzushiji-MNIST (cursive Japanese hiragana)",
+            "https://github.com/rois-codh/kmnist",
+            ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+            None,  # not verified here: see docs/data.md
+            ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+        ),
+    }
+)
+
+#: Names accepted by :func:`load_dataset` (and ``--dataset``).
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+
+_SPLIT_PATTERNS = {  # other spellings of the four files (e.g. EMNIST's), tried in order
+    "train-images-idx3-ubyte": ("*train*images*idx3*",),
+    "train-labels-idx1-ubyte": ("*train*labels*idx1*",),
+    "t10k-images-idx3-ubyte": ("*t10k*images*idx3*", "*test*images*idx3*"),
+    "t10k-labels-idx1-ubyte": ("*t10k*labels*idx1*", "*test*labels*idx1*"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """An image classification data set as host NumPy arrays.
+
+    Attributes
+    ----------
+    train_images, test_images : numpy.ndarray of uint8, shape (n, H, W)
+    train_labels, test_labels : numpy.ndarray of uint8, shape (n,)
+    source : pathlib.Path
+        The folder the files were read from.
+    name : str or None
+        The data set's name, ``None`` for an unnamed folder.
+    class_names : tuple of str
+        One name per class (the label values as text for an unnamed folder).
+    """
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    source: Path
+    name: str | None
+    class_names: tuple[str, ...]
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes: ``max(label) + 1`` over both splits (or the named set's)."""
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(height, width) of one image."""
+        return (int(self.train_images.shape[1]), int(self.train_images.shape[2]))
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train={self.train_images.shape}, "
+            f"test={self.test_images.shape}, classes={self.n_classes}, "
+            f"source={str(self.source)!r})"
+        )
+
+
+def find_idx_files(folder: PathLike) -> dict[str, Path]:
+    """The four files of an IDX folder: canonical names first, then other spellings.
+
+    Raises
+    ------
+    IDXFormatError
+        Two files match the same role (e.g. two ``*train*images*idx3*`` files).
+    """
+    folder = Path(folder)
+    found = find_mnist_files(folder) if folder.is_dir() else {}
+    for stem in MNIST_FILES:
+        if stem in found or not folder.is_dir():
+            continue
+        for pattern in _SPLIT_PATTERNS[stem]:
+            matches = sorted(p for p in folder.glob(pattern) if p.is_file())
+            if len(matches) > 1:
+                names = ", ".join(p.name for p in matches)
+                raise IDXFormatError(folder, f"several files could be {stem}: {names}")
+            if matches:
+                found[stem] = matches[0]
+                break
+    return found
+
+
+def load_idx_folder(
+    folder: PathLike,
+    *,
+    checksums: Mapping[str, str] | None = None,
+    name: str | None = None,
+    class_names: Sequence[str] | None = None,
+) -> Dataset:
+    """Load a folder of training and test IDX pairs: any image size, any number of classes.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Holds ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+        ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each plain or ``.gz``;
+        other spellings such as ``emnist-letters-test-images-idx3-ubyte.gz`` are found too).
+    checksums : mapping of str to str, optional
+        Expected SHA-256 of the decompressed bytes by canonical name; ``None``: format
+        checks only.
+    name : str, optional
+    class_names : sequence of str, optional
+        Default: the label values as text, ``"0"`` to ``str(max(label))``.
+
+    Raises
+    ------
+    MNISTNotFoundError
+        A file is missing.
+    ChecksumError
+        A file's content differs from ``checksums``.
+    IDXFormatError
+        A malformed file, mismatched counts, or test images of another size.
+    """
+    folder = Path(folder).expanduser()
+    files = find_idx_files(folder)
+    missing = [stem for stem in MNIST_FILES if stem not in files]
+    if missing:
+        where = "does not exist" if not folder.is_dir() else f"lacks {', '.join(missing)}"
+        raise MNISTNotFoundError(f"IDX folder {folder} {where} (plain or .gz)")
+    arrays = {stem: _read(files[stem], stem, checksums) for stem in MNIST_FILES}
+    train_x, train_y, test_x, test_y = (arrays[stem] for stem in MNIST_FILES)
+    check_labels(files[MNIST_FILES[1]], train_y, len(train_x), None)
+    check_labels(files[MNIST_FILES[3]], test_y, len(test_x), None)
+    if test_x.shape[1:] != train_x.shape[1:]:
+        raise IDXFormatError(
+            files[MNIST_FILES[2]],
+            f"test images are {test_x.shape[1:]}, training images {train_x.shape[1:]}",
+        )
+    n_classes = int(max(train_y.max(initial=0), test_y.max(initial=0))) + 1
+    names = tuple(class_names) if class_names is not None else ()
+    if len(names) < n_classes:
+        names = tuple(str(c) for c in range(n_classes))
+    return Dataset(train_x, train_y, test_x, test_y, folder, name, names)
+
+
+def _read(path: Path, stem: str, checksums: Mapping[str, str] | None) -> np.ndarray:
+    ndim = 3 if "-images-" in stem else 1
+    array, sha = _read_idx(path, ndim=ndim, dtype=np.uint8, want_sha256=checksums is not None)
+    if checksums is not None:
+        check_sha256(path, stem, sha, checksums)
+    return array
+
+
+def dataset_cache_dir(name: str) -> Path:
+    """The cache folder of a named data set (MNIST's is :func:`default_cache_dir`)."""
+    return default_cache_dir().parent / name
+
+
+def _info(name: str) -> DatasetInfo:
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}")
+    return DATASETS[key]
+
+
+def load_dataset(
+    name: str | None = None,
+    data_dir: PathLike | None = None,
+    *,
+    download: bool = True,
+    verify: bool = True,
+    mirrors: Sequence[str] | None = None,
+    progress: bool | None = None,
+    cache_dir: PathLike | None = None,
+    timeout: float = 30.0,
+) -> Dataset:
+    """Load a named data set (downloading, verifying and caching it) or an IDX folder.
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion-mnist", "kmnist"}, optional
+        The data set.  ``None``: MNIST when verifying; with ``verify=False`` and a
+        ``data_dir``, whatever IDX data the folder holds (class names are then the label
+        values).
+    data_dir : str or os.PathLike, optional
+        Folder holding the four files; missing ones are downloaded into it (named sets).
+        Default: for MNIST as :func:`load_mnist` (``ANYARRAY_NN_DATA``, then the cache);
+        for the others their cache folder, ``<cache>/anyarray_nn/<name>``.
+    download : bool, default True
+        Whether missing files of a named set may be downloaded.
+    verify : bool, default True
+        Check every file against the set's SHA-256 (decompressed bytes).  ``False``: only
+        format checks (for other data in the same format; ``--no-verify`` on the command
+        line).
+    mirrors : sequence of str, optional
+        Base URLs to download from instead of the set's own.
+    progress : bool, optional
+        A download progress bar; by default only on a terminal.
+    cache_dir : str or os.PathLike, optional
+        Cache folder for this set instead of the default one.
+    timeout : float, default 30
+        Socket timeout of a download, in seconds.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    ValueError
+        An unknown name, or ``verify=True`` for a set whose checksums are not recorded.
+    MNISTNotFoundError, DownloadError, ChecksumError, IDXFormatError
+        As for :func:`anyarray_nn.data.load_mnist`.
+    """
+    if name is None and not verify and data_dir is not None:
+        return load_idx_folder(data_dir)
+    info = _info(name or "mnist")
+    if info.name == "mnist" and verify:
+        mnist = load_mnist(
+            data_dir,
+            download=download,
+            mirrors=mirrors,
+            progress=progress,
+            cache_dir=cache_dir,
+            timeout=timeout,
+        )
+        return Dataset(*_splits(mnist), mnist.source, "mnist", info.class_names)
+    if verify and info.sha256 is None:
+        raise ValueError(
+            f"no SHA-256 is recorded for {info.name} in this version: load it with "
+            "verify=False (command line: --no-verify); the files are then format-checked only"
+        )
+    if data_dir is None and info.name == "mnist" and os.environ.get(DATA_ENV_VAR):
+        data_dir, download = os.environ[DATA_ENV_VAR], False  # as load_mnist: never written
+    folder = Path(data_dir or cache_dir or dataset_cache_dir(info.name)).expanduser()
+    present = find_idx_files(folder)
+    if any(stem not in present for stem in MNIST_FILES):
+        if not download:
+            return load_idx_folder(folder)  # raises the not-found error with the details
+        sums = dict(info.sha256) if info.sha256 else dict.fromkeys(MNIST_FILES)
+        download_mnist(
+            folder,
+            mirrors=mirrors or info.mirrors,
+            progress=progress,
+            checksums=sums,
+            timeout=timeout,
+        )
+    sums = info.sha256 if verify else None
+    return load_idx_folder(folder, checksums=sums, name=info.name, class_names=info.class_names)
+
+
+def _splits(data: object) -> tuple[np.ndarray, ...]:
+    return tuple(
+        getattr(data, k) for k in ("train_images", "train_labels", "test_images", "test_labels")
+    )
