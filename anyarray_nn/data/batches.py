@@ -40,6 +40,7 @@ from ..backend import (
 )
 from .augment import shift_images
 from .cupy_stream import CupyStreamer
+from .distortions import BoundDistortions, Distortions
 
 __all__ = ["BatchIterator"]
 
@@ -82,6 +83,9 @@ class BatchIterator:
         ``(dy, dx)``, ``-k <= dy, dx <= k`` (vacated pixels 0), on the device.
     image_shape : tuple of int, default (28, 28)
         ``(H, W)`` of one image.
+    distortions : Distortions or None, default None
+        Random elastic / affine distortions of every sample of every epoch, applied on the
+        device after the shifts (see :mod:`anyarray_nn.data.distortions`).
 
     Attributes
     ----------
@@ -131,6 +135,7 @@ class BatchIterator:
         memory_budget: int | None = None,
         max_shift: int = 0,
         image_shape: tuple[int, int] = (28, 28),
+        distortions: Distortions | None = None,
     ) -> None:
         h, w = (_as_int(s, "image_shape entries", minimum=1) for s in image_shape)
         self.image_shape: tuple[int, int] = (h, w)
@@ -172,6 +177,10 @@ class BatchIterator:
         if not self.shuffle:
             self._y_dev = from_numpy(host_y, self.backend)  # labels never change order
         self._cupy_stream: CupyStreamer | None = None
+        self.distortions: BoundDistortions | None = None
+        if distortions is not None:
+            with device_scope(self.backend):
+                self.distortions = distortions.bind(xp, dev, self.dtype, (h, w))
 
     # ------------------------------------------------------------------ validation
     def _validate(self, images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -247,11 +256,17 @@ class BatchIterator:
         if self.max_shift > 0:
             k = self.max_shift
             shifts = self.rng.integers(-k, k + 1, size=(2, n), dtype=np.int64)
-        return self._epoch(perm, shifts)
+        warps = None
+        if self.distortions is not None:
+            warps = self.distortions.spec.draw(self.rng, n)
+        return self._epoch(perm, shifts, warps)
 
     # ------------------------------------------------------------------ epoch
     def _epoch(
-        self, perm: np.ndarray | None, shifts: np.ndarray | None
+        self,
+        perm: np.ndarray | None,
+        shifts: np.ndarray | None,
+        warps: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Iterator[tuple[Array, Array]]:
         backend = self.backend
         xp = backend.xp
@@ -265,6 +280,9 @@ class BatchIterator:
             y_dev = from_numpy(self._host_y[perm], backend)
             perm_dev = from_numpy(perm, backend) if self.resident else None
         shifts_dev = from_numpy(shifts, backend) if shifts is not None else None
+        if warps is not None and self.distortions is not None:
+            with device_scope(backend):
+                warps_dev = self.distortions.to_device(warps)
 
         chunks: Generator[tuple[int, int, Array | None], None, None]
         if self.resident:
@@ -282,6 +300,10 @@ class BatchIterator:
                     stop = min(start + b, c1)
                     with device_scope(backend):  # entered per batch, never across a yield
                         X, Y = self._batch(chunk, c0, start, stop, perm_dev, shifts_dev, y_dev)
+                        if warps is not None and self.distortions is not None:
+                            X = self.distortions.apply(
+                                X, warps_dev[0][start:stop, :], warps_dev[1][start:stop, :]
+                            )
                     yield X, Y
         finally:  # an abandoned epoch: the streamer waits for its in-flight copy now
             chunks.close()
