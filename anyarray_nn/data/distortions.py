@@ -63,6 +63,7 @@ import numpy as np
 
 __all__ = [
     "CIRESAN_2010",
+    "DISTORTION_PRESETS",
     "SIMARD_2003",
     "BoundDistortions",
     "Distortions",
@@ -187,6 +188,12 @@ class Distortions:
 SIMARD_2003 = Distortions()
 #: Elastic + affine in the ranges of Ciresan et al. 2010 (see the module docstring).
 CIRESAN_2010 = replace(SIMARD_2003, sigma=6.0, alpha=36.0, rotation=15.0, scale=0.15)
+#: The one name table of distortions (``TrainingConfig.distortions``, ``--distortions``).
+DISTORTION_PRESETS: dict[str, Distortions | None] = {
+    "none": None,
+    "simard": SIMARD_2003,
+    "ciresan": CIRESAN_2010,
+}
 
 
 class BoundDistortions:

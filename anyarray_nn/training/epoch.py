@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import to_numpy
 from ..data.batches import BatchIterator
+from ..data.distortions import DISTORTION_PRESETS
+from ..nn import propagation
+from ..nn.dropout import DropoutMasks
 from ..nn.network import Gradients, Network
 from ..nn.optimizers import Optimizer
 from .config import TrainingConfig
@@ -24,7 +27,7 @@ from .progress import ProgressBar
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["make_batches", "run_epoch", "score_batches"]
+__all__ = ["make_batches", "make_dropout", "run_epoch", "score_batches"]
 
 
 def make_batches(
@@ -51,6 +54,7 @@ def make_batches(
         memory_budget=memory_budget,
         max_shift=config.max_shift,
         image_shape=_image_shape(images, network),
+        distortions=DISTORTION_PRESETS[config.distortions],
     )
     if validation is None:
         return batches, None
@@ -65,6 +69,16 @@ def make_batches(
         image_shape=_image_shape(validation[0], network),
     )
     return batches, val_batches
+
+
+def make_dropout(network: Network, config: TrainingConfig) -> DropoutMasks | None:
+    """[dropout] masks for the hidden layers when ``config.dropout > 0``, else ``None``."""
+    if config.dropout <= 0.0 or network.n_layers < 2:
+        return None
+    widths = network.sizes[1:-1]
+    return DropoutMasks(
+        network.backend, network.dtype_name, config.dropout, widths, config.batch_size, config.seed
+    )
 
 
 def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:
@@ -133,6 +147,7 @@ def run_epoch(
     weight_decay: float,
     diagnostics: bool,
     progress: ProgressBar,
+    dropout: DropoutMasks | None = None,
 ) -> tuple[EpochRecord, bool]:
     """Train ``network`` for one epoch at ``learning_rate`` and measure it.
 
@@ -154,6 +169,8 @@ def run_epoch(
         Measure mean ``|delta|`` and saturation per layer.
     progress : ProgressBar
         Counts the batches.
+    dropout : DropoutMasks, optional
+        [dropout] on the hidden layers during the steps (never when scoring).
 
     Returns
     -------
@@ -166,7 +183,11 @@ def run_epoch(
     t0 = time.perf_counter()
     sums = _Sums(network, diagnostics)
     for X, Y in batches:
-        grads = network.backprop(X, Y, weight_decay)
+        if dropout is None:
+            grads = network.backprop(X, Y, weight_decay)
+        else:
+            masks = dropout.masks(int(X.shape[0]))
+            grads = propagation.backprop(network, X, Y, weight_decay, masks)
         network.apply_gradients(optimizer, grads)
         sums.add(grads, Y)
         progress.update(1)
