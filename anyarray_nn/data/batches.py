@@ -38,7 +38,7 @@ from ..backend import (
     resolve_backend,
     resolve_dtype,
 )
-from .augment import shift_images
+from .augment import ShiftedRows, shift_images
 from .cupy_stream import CupyStreamer
 from .distortions import BoundDistortions, Distortions
 
@@ -176,6 +176,12 @@ class BatchIterator:
             self._x = None
         if not self.shuffle:
             self._y_dev = from_numpy(host_y, self.backend)  # labels never change order
+        self._shifted: ShiftedRows | None = None  # shuffle + shift as one row gather
+        shifted_bytes = ShiftedRows.nbytes(self.n_samples, (h, w), self.max_shift)
+        if self.resident and self.max_shift and shifted_bytes <= (memory_budget or shifted_bytes):
+            with device_scope(self.backend):
+                self._shifted = ShiftedRows(xp, self._x, (h, w), self.max_shift)
+                self._all = xp.arange(self.n_samples, dtype=xp.int64, device=dev)
         self._cupy_stream: CupyStreamer | None = None
         self.distortions: BoundDistortions | None = None
         if distortions is not None:
@@ -320,7 +326,11 @@ class BatchIterator:
     ) -> tuple[Array, Array]:
         """Samples ``start:stop`` of the epoch: scaled ``X`` and (one-hot) ``Y``."""
         xp = self.backend.xp
-        if chunk is not None:  # streamed: rows start..stop of the epoch, in order
+        if self._shifted is not None and shifts_dev is not None:  # resident and shifted
+            rows = perm_dev[start:stop] if perm_dev is not None else self._all[start:stop]
+            xb = self._shifted.gather(rows, shifts_dev[0, start:stop], shifts_dev[1, start:stop])
+            shifts_dev = None  # done
+        elif chunk is not None:  # streamed: rows start..stop of the epoch, in order
             xb = chunk[start - c0 : stop - c0, :]
         elif perm_dev is not None:
             xb = xp.take(self._x, perm_dev[start:stop], axis=0)
