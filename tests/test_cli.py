@@ -414,11 +414,11 @@ def test_paper_five_rows(
     )
     assert code == 0
     rows = json.loads(out_json.read_text())["rows"]
-    assert len(rows) == 5
-    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+    assert len(rows) == 6
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
     for r in rows:
         assert 0.0 <= r["test_accuracy"] <= 1.0
         assert 0.0 <= r["saturation_last_epoch"] <= 1.0
         assert r["mean_abs_delta1_last_epoch"] > 0.0
     assert rows[4]["train_samples"] == 5 * 1000  # the expanded data
-    assert out.count("\n| ") >= 5  # the table
+    assert out.count("\n| ") >= 6  # the table

@@ -39,6 +39,7 @@ from .options import (
     signature_default,
 )
 from .output import say, write_json_output
+from .recipe_options import add_recipe_options, apply_recipe
 
 __all__ = ["DESCRIPTION", "add_parser", "default_learning_rate", "run"]
 
@@ -205,9 +206,11 @@ def add_parser(subparsers: Any) -> None:
     training = parser.add_argument_group("training")
     _add_optimisation(training, MNIST_RECIPE)
     _add_regularisation(training, MNIST_RECIPE)
+    add_recipe_options(training, MNIST_RECIPE)
     _add_files(parser.add_argument_group("data and output"))
     add_progress(parser)
     parser.set_defaults(func=run)
+    parser.set_defaults(option_defaults=vars(parser.parse_args([])))  # for --recipe
 
 
 def _configs(args: argparse.Namespace) -> tuple[NetworkSpec, TrainingConfig]:
@@ -241,7 +244,11 @@ def _configs(args: argparse.Namespace) -> tuple[NetworkSpec, TrainingConfig]:
         patience=args.patience,
         max_shift=args.augment,
         seed=args.seed,
+        dropout=args.dropout,
+        distortions=args.distortions,
     )
+    if args.recipe is not None:
+        spec, config = apply_recipe(args, args.option_defaults, spec, config)
     return spec, config
 
 
@@ -253,7 +260,10 @@ def _epoch_line(record: Any) -> str:
     if record.validation_accuracy is not None:
         text += f"  val acc {100 * record.validation_accuracy:6.2f}%"
     text += f"  lr {record.learning_rate:.3g}  {record.seconds:.1f}s"
-    if record.saturation:
+    if record.dead_units:  # ReLU: a unit at 0 is inactive, not saturated
+        text += f"  inactive hidden {100 * record.saturation[0]:.1f}%"
+        text += f"  dead {'/'.join(f'{100 * d:.1f}%' for d in record.dead_units)}"
+    elif record.saturation:
         text += f"  saturated hidden {100 * record.saturation[0]:.1f}%"
     return text
 

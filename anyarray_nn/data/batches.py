@@ -176,17 +176,23 @@ class BatchIterator:
             self._x = None
         if not self.shuffle:
             self._y_dev = from_numpy(host_y, self.backend)  # labels never change order
-        self._shifted: ShiftedRows | None = None  # shuffle + shift as one row gather
-        shifted_bytes = ShiftedRows.nbytes(self.n_samples, (h, w), self.max_shift)
-        if self.resident and self.max_shift and shifted_bytes <= (memory_budget or shifted_bytes):
-            with device_scope(self.backend):
-                self._shifted = ShiftedRows(xp, self._x, (h, w), self.max_shift)
-                self._all = xp.arange(self.n_samples, dtype=xp.int64, device=dev)
         self._cupy_stream: CupyStreamer | None = None
+        with device_scope(self.backend):
+            self._prepare_augmentation(distortions)
+
+    def _prepare_augmentation(self, distortions: Distortions | None) -> None:
+        """Shifts of resident data as row gathers (:class:`ShiftedRows`, when it fits the
+        memory budget) and the distortions' field bank, each moved to the device once."""
+        xp, dev = self.backend.xp, self.backend.device
+        self._shifted: ShiftedRows | None = None  # shuffle + shift as one row gather
+        budget = self.memory_budget
+        shifted_bytes = ShiftedRows.nbytes(self.n_samples, self.image_shape, self.max_shift)
+        if self.resident and self.max_shift and (budget is None or shifted_bytes <= budget):
+            self._shifted = ShiftedRows(xp, self._x, self.image_shape, self.max_shift)
+            self._all = xp.arange(self.n_samples, dtype=xp.int64, device=dev)
         self.distortions: BoundDistortions | None = None
         if distortions is not None:
-            with device_scope(self.backend):
-                self.distortions = distortions.bind(xp, dev, self.dtype, (h, w))
+            self.distortions = distortions.bind(xp, dev, self.dtype, self.image_shape)
 
     # ------------------------------------------------------------------ validation
     def _validate(self, images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:

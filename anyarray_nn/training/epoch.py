@@ -2,7 +2,9 @@
 
 :func:`run_epoch` runs the step (back-propagation, then the optimiser) over every batch and
 adds up, *on the device*, what the epoch measures: the cost, the correct predictions and, with
-diagnostics, the mean ``|delta|`` and the saturated units per layer.  The host reads one small
+diagnostics, the mean ``|delta|`` and the saturated units per layer (for ReLU: the *inactive*
+units, exactly 0) and, for ReLU hidden layers, the units *dead* over the whole epoch (0 for
+every sample of every batch).  The host reads one small
 vector back per epoch (with the validation scores), never per batch.  :func:`make_batches`
 builds the batch iterators the epochs run over.
 """
@@ -101,6 +103,13 @@ class _Sums:
         self.cost, self.correct = zero, zero
         self.deltas = [zero] * network.n_layers
         self.saturation = [zero] * network.n_layers
+        # ReLU hidden layers: per unit, 1 once it has been active (> 0) for any sample.
+        relu = network.hidden_activation.name == "relu"
+        n_hidden = network.n_layers - 1 if relu and diagnostics else 0
+        self.active = [
+            xp.zeros((network.sizes[l + 1],), dtype=network.dtype, device=network.device)
+            for l in range(n_hidden)
+        ]
         self.n_batches = 0
 
     def add(self, grads: Gradients, Y: Any) -> None:
@@ -117,10 +126,15 @@ class _Sums:
                 phi = network.output_activation if l == L - 1 else network.hidden_activation
                 saturated = xp.astype(phi.saturated(xp, A[l + 1]), network.dtype)
                 self.saturation[l] = self.saturation[l] + xp.mean(saturated)
+            for l, active in enumerate(self.active):
+                seen = xp.astype(xp.any(A[l + 1] > 0.0, axis=0), network.dtype)
+                self.active[l] = xp.maximum(active, seen)
         self.n_batches += 1
 
     def scalars(self) -> list[Any]:
-        return [self.cost, self.correct, *self.deltas, *self.saturation]
+        xp = self.network.xp
+        dead = [1.0 - xp.mean(active) for active in self.active]
+        return [self.cost, self.correct, *self.deltas, *self.saturation, *dead]
 
 
 def score_batches(network: Network, batches: BatchIterator) -> tuple[Any, Any]:
@@ -223,6 +237,7 @@ def _record(
     if sums.diagnostics and n_batches:
         record.mean_abs_delta = [float(v / n_batches) for v in values[2 : 2 + L]]
         record.saturation = [float(v / n_batches) for v in values[2 + L : 2 + 2 * L]]
+        record.dead_units = values[2 + 2 * L : 2 + 2 * L + len(sums.active)]
     if validation is not None:
         n_val = max(validation.n_samples, 1)
         record.validation_cost = float(values[-2] / n_val)
