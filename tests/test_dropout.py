@@ -85,3 +85,31 @@ def test_off_at_evaluation_and_training_runs(backend: Backend) -> None:
     p_ref, w_ref = run(resolve_backend("numpy"))
     np.testing.assert_allclose(w, w_ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(p, p_ref, rtol=1e-4, atol=1e-6)
+
+
+def test_resume_with_dropout_and_distortions_equals_uninterrupted_run(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(96, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=96)
+    config = TrainingConfig(
+        epochs=3, batch_size=32, dropout=0.3, distortions="ciresan", max_shift=1, seed=3
+    )
+    reference = Network([784, 12, 10], seed=0)
+    train(reference, images, labels, config=config, progress=False)
+
+    class StopError(Exception):
+        pass
+
+    def stop_after_one(record) -> None:
+        if record.epoch == 1:
+            raise StopError
+
+    checkpoint = tmp_path / "run.ckpt.npz"
+    with pytest.raises(StopError):
+        train(Network([784, 12, 10], seed=0), images, labels, config=config,
+              checkpoint=checkpoint, callback=stop_after_one, progress=False)  # fmt: skip
+    resumed = Network([784, 12, 10], seed=5)
+    train(resumed, images, labels, config=config, checkpoint=checkpoint, resume=True,
+          progress=False)  # fmt: skip
+    for a, b in zip(reference.get_weights()[0], resumed.get_weights()[0], strict=True):
+        np.testing.assert_array_equal(a, b)

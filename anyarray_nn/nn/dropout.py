@@ -81,14 +81,20 @@ class DropoutMasks:
         self.rate = rate
         self.widths = [int(n) for n in widths]
         self.xp = backend.xp
+        self.seed = int(seed)
         # Its own stream (the seed shifted by a constant): the batches' draws are unchanged.
-        self.rng = host_rng(int(seed) + 0xD0D0)
+        self.rng = host_rng(self.seed + 0xD0D0)
         largest = int(batch_size) * max(self.widths, default=1)
         length = max(MIN_BANK, 16 * largest)
         keep = 1.0 - rate
         values = (self.rng.random(length) >= rate) * (1.0 / keep)
         self.bank: Array = from_numpy(values, backend, dtype=dtype)  # the one copy
         self.length = length
+
+    def start_epoch(self, epoch: int) -> None:
+        """Restart the offsets' generator from ``(seed, epoch)``: an epoch's masks do not
+        depend on the epochs before it, so a resumed run sees the same masks."""
+        self.rng = host_rng(_epoch_seed(self.seed, epoch))
 
     def masks(self, m: int) -> list[Array]:
         """One mask ``(m, n_l)`` per hidden layer for a batch of ``m`` samples."""
@@ -98,3 +104,7 @@ class DropoutMasks:
             start = int(self.rng.integers(0, self.length - size + 1))
             out.append(self.xp.reshape(self.bank[start : start + size], (m, n)))
         return out
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + int(epoch)) & 0xFFFF_FFFF

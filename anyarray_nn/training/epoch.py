@@ -196,6 +196,8 @@ def run_epoch(
     optimizer.learning_rate = learning_rate
     t0 = time.perf_counter()
     sums = _Sums(network, diagnostics)
+    if dropout is not None:
+        dropout.start_epoch(epoch)
     for X, Y in batches:
         if dropout is None:
             grads = network.backprop(X, Y, weight_decay)
