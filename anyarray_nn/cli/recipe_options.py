@@ -65,8 +65,8 @@ def add_recipe_options(group: Group, recipe: TrainingConfig) -> None:
         "--distortions",
         choices=tuple(DISTORTION_PRESETS),
         default=recipe.distortions,
-        help="random elastic (simard) or elastic + affine (ciresan) distortions of the "
-        "training images, on the device (default: %(default)s)",
+        help="random elastic (light, simard) or elastic + affine (ciresan) distortions of "
+        "the training images, on the device (default: %(default)s)",
     )
 
 

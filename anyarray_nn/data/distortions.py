@@ -41,9 +41,10 @@ How it runs (the design)
 
 Parameters and their sources
 ----------------------------
-:data:`SIMARD_2003`: ``sigma=4``, ``alpha=34``, no affine part (Simard, Steinkraus, Platt,
-*Best practices for convolutional neural networks applied to visual document analysis*,
-ICDAR 2003).  :data:`CIRESAN_2010`: elastic ``sigma=6``, ``alpha=36``, rotations up to
+:data:`LIGHT` (``alpha=12``, ``sigma=4``) is this library's weaker variant for small
+networks.  :data:`SIMARD_2003`: ``sigma=4``, ``alpha=34``, no affine part (Simard,
+Steinkraus, Platt, *Best practices for convolutional neural networks applied to visual
+document analysis*, ICDAR 2003).  :data:`CIRESAN_2010`: elastic ``sigma=6``, ``alpha=36``, rotations up to
 15 degrees, horizontal and vertical scaling up to 15% (independently), in the ranges of
 Ciresan, Meier, Gambardella, Schmidhuber, *Deep, big, simple neural nets for handwritten
 digit recognition*, Neural Computation 2010 (sigma 5-6, alpha 31-38 by network, rotation
@@ -64,6 +65,7 @@ import numpy as np
 __all__ = [
     "CIRESAN_2010",
     "DISTORTION_PRESETS",
+    "LIGHT",
     "SIMARD_2003",
     "BoundDistortions",
     "Distortions",
@@ -186,11 +188,15 @@ class Distortions:
 
 #: Simard et al. 2003: elastic only, sigma 4, alpha 34.
 SIMARD_2003 = Distortions()
+#: Weaker elastic distortions (alpha 12) for small networks: 784-64-10 underfits Simard's
+#: (92.5% training accuracy on distorted images) and scores higher with these (measured).
+LIGHT = replace(SIMARD_2003, alpha=12.0)
 #: Elastic + affine in the ranges of Ciresan et al. 2010 (see the module docstring).
 CIRESAN_2010 = replace(SIMARD_2003, sigma=6.0, alpha=36.0, rotation=15.0, scale=0.15)
 #: The one name table of distortions (``TrainingConfig.distortions``, ``--distortions``).
 DISTORTION_PRESETS: dict[str, Distortions | None] = {
     "none": None,
+    "light": LIGHT,
     "simard": SIMARD_2003,
     "ciresan": CIRESAN_2010,
 }

@@ -59,7 +59,7 @@ class TrainingConfig:
     dropout : float
         Probability of dropping a hidden unit in training ([dropout], inverted scaling; off
         at evaluation).  0: none.
-    distortions : {"none", "simard", "ciresan"}
+    distortions : {"none", "light", "simard", "ciresan"}
         Random elastic (and affine) distortions of every training image, on the device
         (:data:`anyarray_nn.data.distortions.DISTORTION_PRESETS`).
     """
