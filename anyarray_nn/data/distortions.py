@@ -44,12 +44,12 @@ Parameters and their sources
 :data:`LIGHT` (``alpha=12``, ``sigma=4``) is this library's weaker variant for small
 networks.  :data:`SIMARD_2003`: ``sigma=4``, ``alpha=34``, no affine part (Simard,
 Steinkraus, Platt, *Best practices for convolutional neural networks applied to visual
-document analysis*, ICDAR 2003).  :data:`CIRESAN_2010`: elastic ``sigma=6``, ``alpha=36``, rotations up to
-15 degrees, horizontal and vertical scaling up to 15% (independently), in the ranges of
-Ciresan, Meier, Gambardella, Schmidhuber, *Deep, big, simple neural nets for handwritten
-digit recognition*, Neural Computation 2010 (sigma 5-6, alpha 31-38 by network, rotation
-up to 5-15 degrees, scaling up to 15-20%); shear and translation are not from that paper
-and are 0 there.
+document analysis*, ICDAR 2003).  :data:`CIRESAN_2010`: elastic ``sigma=6``, ``alpha=36``,
+rotations up to 15 degrees, horizontal and vertical scaling up to 15% (independently), in
+the ranges of Ciresan, Meier, Gambardella, Schmidhuber, *Deep, big, simple neural nets for
+handwritten digit recognition*, Neural Computation 2010 (sigma 5-6, alpha 31-38 by network,
+rotation up to 5-15 degrees, scaling up to 15-20%); shear and translation are not from that
+paper and are 0 there.
 """
 
 from __future__ import annotations
