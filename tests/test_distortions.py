@@ -67,7 +67,7 @@ def test_same_batches_on_every_backend(backend: Backend) -> None:
 
 def test_integer_translation_is_a_shift(backend: Backend) -> None:
     X = _images(3).reshape(3, 784).astype(np.float64)
-    spec = Distortions(alpha=0.0)
+    spec = Distortions(alpha=0.0, translation=2.0)  # an affine part: M, t are read
     xp = backend.xp
     bound = spec.bind(xp, backend.device, xp.float64)
     # Source = p + t with t = (2, -1): the picture moves 2 up and 1 right.
@@ -87,7 +87,7 @@ def test_integer_translation_is_a_shift(backend: Backend) -> None:
 def test_half_pixel_translation_averages_neighbours() -> None:
     xp = array_api_compat.numpy
     X = _images(2).reshape(2, 784).astype(np.float64)
-    bound = Distortions(alpha=0.0).bind(xp, "cpu", xp.float64)
+    bound = Distortions(alpha=0.0, translation=1.0).bind(xp, "cpu", xp.float64)
     coefficients = np.array([[0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.5]] * 2)
     out = bound.apply(X, *bound.to_device((np.zeros((2, 2), np.int64), coefficients)))
     img = X.reshape(2, 28, 28)

@@ -234,6 +234,11 @@ class BoundDistortions:
         cols = np.tile(np.arange(w, dtype=np.float64) - (w - 1) / 2.0, h)
         # Offsets from the centre of every pixel, (2, H*W); exact in any float dtype.
         self.offsets = xp.asarray(np.stack([rows, cols]), dtype=dtype, device=device)
+        # The pixels' own (row, column), for distortions without an affine part.
+        centre = np.array([[(h - 1) / 2.0], [(w - 1) / 2.0]])
+        self.grid = xp.asarray(np.stack([rows, cols]) + centre, dtype=dtype, device=device)
+        s = spec
+        self.affine = bool(s.rotation or s.scale or s.shear or s.translation)
 
     def to_device(self, drawn: tuple[np.ndarray, np.ndarray]) -> tuple[Array, Array]:
         """Copy an epoch's per-image numbers (from :meth:`Distortions.draw`) to the device."""
@@ -250,16 +255,20 @@ class BoundDistortions:
         h, w = self.image_shape
         hw = h * w
         col = [xp.reshape(coefficients[:, k], (-1, 1)) for k in range(_N_FLOATS)]
-        pr, pc = self.offsets[0:1, :], self.offsets[1:2, :]
-        src_r = col[2] * pr + col[3] * pc + (col[6] + (h - 1) / 2.0)
-        src_c = col[4] * pr + col[5] * pc + (col[7] + (w - 1) / 2.0)
+        if self.affine:
+            pr, pc = self.offsets[0:1, :], self.offsets[1:2, :]
+            src_r = col[2] * pr + col[3] * pc + (col[6] + (h - 1) / 2.0)
+            src_c = col[4] * pr + col[5] * pc + (col[7] + (w - 1) / 2.0)
+        else:  # M = I, t = 0 (the same values, exactly, for fewer operations)
+            src_r, src_c = self.grid[0:1, :], self.grid[1:2, :]
         if self.spec.alpha > 0.0:  # u = cos(theta) u_j + sin(theta) u_k, scaled by alpha
             fj = xp.take(self.bank, indices[:, 0], axis=0)
             fk = xp.take(self.bank, indices[:, 1], axis=0)
             field = col[0] * fj + col[1] * fk  # (b, 2*H*W)
             src_r = src_r + field[:, :hw]
             src_c = src_c + field[:, hw:]
-        return src_r, src_c
+        b = int(coefficients.shape[0])
+        return xp.broadcast_to(src_r, (b, hw)), xp.broadcast_to(src_c, (b, hw))
 
     def apply(self, X: Array, indices: Array, coefficients: Array) -> Array:
         """Distort a batch.
@@ -270,7 +279,8 @@ class BoundDistortions:
             Floating images on this device, values typically in ``[0, 1]``.
         indices : array of int64, shape (b, 2)
         coefficients : array, shape (b, 8)
-            Rows of :meth:`to_device`'s arrays for these images.
+            Rows of :meth:`to_device`'s arrays for these images (the affine columns are
+            not read when the distortions have no affine part: ``M = I``, ``t = 0``).
 
         Returns
         -------
@@ -294,7 +304,8 @@ class BoundDistortions:
         flat = _zero_pad(xp, X, (h, w), pad)  # (b * (H+4) * (W+4),)
         base = xp.reshape(xp.arange(b, dtype=xp.int64, device=self.device), (b, 1))
         base = base * ((h + 2 * pad) * wp) + (pad * wp + pad)
-        i00 = xp.astype(r0, xp.int64) * wp + xp.astype(c0, xp.int64) + base
+        # r0 * wp + c0 < (H + 4) * (W + 4): exact in any float dtype for image sizes.
+        i00 = xp.astype(r0 * float(wp) + c0, xp.int64) + base
         i00 = xp.reshape(i00, (-1,))
         v00, v01 = xp.take(flat, i00, axis=0), xp.take(flat, i00 + 1, axis=0)
         v10, v11 = xp.take(flat, i00 + wp, axis=0), xp.take(flat, i00 + (wp + 1), axis=0)
