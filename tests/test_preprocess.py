@@ -178,3 +178,24 @@ def test_load_digit_image_uses_mnist_preprocessing(tmp_path: Path) -> None:
     assert np.array_equal(old, whole_resize(drawing))
     with pytest.raises(ValueError, match="preprocess"):
         load_digit_image(path, preprocess="magic")
+
+
+@pytest.mark.mnist
+def test_a_network_trained_on_mnist_reads_drawings(mnist_dir: Path) -> None:
+    """The point of it all: an MNIST model recognises drawn digits after ``mnist_like``."""
+    from anyarray_nn import Network
+    from anyarray_nn.data import load_mnist
+    from anyarray_nn.training import train
+
+    mnist = load_mnist(mnist_dir, download=False)
+    net = Network([784, 64, 10], seed=0)
+    train(net, mnist.train_images[:20000], mnist.train_labels[:20000], epochs=3,
+          max_shift=1, progress=False, diagnostics=False)  # fmt: skip
+    drawings = _random_drawings(60, seed=1)
+    labels = np.array([d for d, _ in drawings])
+    right = {}
+    for method in (mnist_like, whole_resize):
+        X = np.stack([method(im).reshape(-1) for _, im in drawings]) / 255.0
+        right[method.__name__] = int((np.asarray(net.predict(net.asarray(X))) == labels).sum())
+    assert right["mnist_like"] >= 50, right
+    assert right["mnist_like"] >= right["whole_resize"] + 30, right
