@@ -88,16 +88,25 @@ def plot_learning_curves(history: Any, path: str | os.PathLike[str] | None = Non
         ax.legend()
         ax.grid(alpha=0.3)
     if with_diag:
-        ax = axes[2]
-        n_layers = len(records[0].saturation)
-        for l in range(n_layers):
-            name = "output" if l == n_layers - 1 else f"hidden {l + 1}"
-            ax.plot(epochs, [100 * r.saturation[l] for r in records], "o-", label=name)
-        ax.set(xlabel="epoch", ylabel="saturated units (%)", title="saturation", ylim=(0, 100))
-        ax.legend()
-        ax.grid(alpha=0.3)
+        _plot_units(axes[2], records, epochs)
     _save(fig, path)
     return fig
+
+
+def _plot_units(ax: Any, records: list[Any], epochs: list[int]) -> None:
+    """Saturated units per layer; for ReLU, inactive units (0) and units dead all epoch."""
+    relu = bool(records[0].dead_units)
+    n_layers = len(records[0].saturation)
+    for l in range(n_layers - 1 if relu else n_layers):  # a softmax output never is 0
+        name = "output" if l == n_layers - 1 else f"hidden {l + 1}"
+        ax.plot(epochs, [100 * r.saturation[l] for r in records], "o-", label=name)
+    for l in range(len(records[0].dead_units)):
+        dead = [100 * r.dead_units[l] for r in records]
+        ax.plot(epochs, dead, "x--", label=f"hidden {l + 1}: dead all epoch")
+    what = "inactive units (ReLU = 0)" if relu else "saturated units"
+    ax.set(xlabel="epoch", ylabel=f"{what} (%)", title=what, ylim=(0, 100))
+    ax.legend()
+    ax.grid(alpha=0.3)
 
 
 def plot_confusion_matrix(
@@ -112,9 +121,14 @@ def plot_confusion_matrix(
     n = confusion.shape[0]
     fig = _figure((6.5, 5.5))
     ax = fig.subplots()
-    # Log-like scale so that the off-diagonal errors remain visible next to the diagonal.
-    image = ax.imshow(np.log1p(confusion), cmap="Blues")
-    threshold = np.log1p(confusion.max(initial=0)) / 2
+    from matplotlib.colors import SymLogNorm
+
+    # Logarithmic colours (linear below 1) keep the off-diagonal errors visible next to the
+    # diagonal; the colour bar is labelled in counts.
+    top = max(float(confusion.max(initial=0)), 1.0)
+    norm = SymLogNorm(linthresh=1.0, vmin=0.0, vmax=top)
+    image = ax.imshow(confusion, cmap="Blues", norm=norm)
+    threshold = np.log1p(top) / 2
     for t in range(n):
         for p in range(n):
             value = int(confusion[t, p])
@@ -131,7 +145,7 @@ def plot_confusion_matrix(
     if class_names is not None and len(class_names) == n:
         ax.set_xticklabels(class_names, rotation=90, fontsize=7)
         ax.set_yticklabels(class_names, fontsize=7)
-    fig.colorbar(image, ax=ax, label="log(1 + count)")
+    fig.colorbar(image, ax=ax, label="count (log scale)")
     _save(fig, path)
     return fig
 
@@ -188,7 +202,11 @@ def plot_first_layer_weights(
     max_units: int = 64,
     image_shape: tuple[int, int] = (28, 28),
 ) -> Any:
-    """Each first-layer unit's incoming weights as an image (red positive, blue negative)."""
+    """Each first-layer unit's incoming weights as an image (red positive, blue negative).
+
+    One colour scale for all units (the largest ``|w|`` shown), with a colour bar: a unit
+    whose weights stayed small (a dead one, say) looks faint, not as vivid as the others.
+    """
     weights = network.get_weights()[0][0]  # (n_hidden, 784) on the host
     if weights.shape[1] != image_shape[0] * image_shape[1]:
         raise ValueError(
@@ -201,9 +219,12 @@ def plot_first_layer_weights(
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax in axes:
         ax.set_axis_off()
+    limit = float(np.abs(weights).max(initial=0.0)) or 1.0
+    image = None
     for ax, w in zip(axes, weights, strict=False):
-        limit = float(np.abs(w).max()) or 1.0
-        ax.imshow(w.reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        image = ax.imshow(w.reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label="weight", shrink=0.8)
     fig.suptitle(f"first-layer weights ({weights.shape[0]} units)")
     _save(fig, path)
     return fig

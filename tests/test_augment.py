@@ -151,3 +151,23 @@ def test_expand_with_shifts_validates() -> None:
         expand_with_shifts(np.zeros((3, 28, 28), np.uint8), np.zeros(2))
     with pytest.raises(ValueError, match="images must have shape"):
         expand_with_shifts(np.zeros((3, 27, 28), np.uint8), np.zeros(3))
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_shifted_rows_match_shift_images(backend: Backend, k: int) -> None:
+    from anyarray_nn.data.augment import ShiftedRows
+
+    rng = np.random.default_rng(k)
+    h, w, n = 6, 5, 20
+    imgs = rng.integers(1, 256, size=(n, h * w), dtype=np.uint8)
+    samples = rng.permutation(n)[:12]
+    dy = rng.integers(-k, k + 1, size=12)
+    dx = rng.integers(-k, k + 1, size=12)
+    rows = ShiftedRows(backend.xp, from_numpy(imgs, backend), (h, w), k)
+    got = rows.gather(
+        from_numpy(samples, backend), from_numpy(dy, backend), from_numpy(dx, backend)
+    )
+    assert array_api_compat.device(got) == backend.device
+    want = shift_images(array_api_compat.numpy, imgs[samples], dy, dx, (h, w), max_shift=k)
+    np.testing.assert_array_equal(to_numpy(got), want)
+    assert rows.rows.shape[0] * w == ShiftedRows.nbytes(n, (h, w), k)

@@ -50,7 +50,7 @@ def test_gpu_resident_example_streams(mnist_dir: Path, capsys: pytest.CaptureFix
 @pytest.mark.mnist
 def test_paper_example(mnist_dir: Path) -> None:
     rows = _main("paper_experiment.py")([*QUICK, "--data-dir", str(mnist_dir)])
-    assert len(rows) == 5
+    assert len(rows) == 6
 
 
 @pytest.mark.mnist

@@ -20,10 +20,11 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "predict",
         help="classify PNG images of digits",
-        description="Classify images of handwritten digits. Images are converted to 28x28 "
-        "grayscale (other sizes are resized). MNIST digits are white on black: with --invert "
-        "auto (the default) an image with a light background (dark digit on white paper) is "
-        "inverted first.",
+        description="Classify images of handwritten digits, drawn on a canvas of any size. "
+        "Each image is prepared as MNIST's digits were: inverted when needed (MNIST digits are "
+        "white on black; with --invert auto, the default, an image with a light border is "
+        "inverted), cropped to its ink, scaled to fit 20x20 keeping its aspect ratio and "
+        "centred by centre of mass in 28x28.",
     )
     parser.add_argument("model", type=Path, help="a model saved by `anyarray-nn train --save`")
     parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG (or JPEG) files")

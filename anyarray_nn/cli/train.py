@@ -9,7 +9,6 @@ library's name tables.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,9 @@ from .options import (
     positive_int,
     signature_default,
 )
-from .output import say, write_json_output
+from .output import epoch_printer, say, write_json_output
 from .preflight import check_data, check_disk_space, check_train
+from .recipe_options import add_recipe_options, apply_recipe
 
 __all__ = ["DESCRIPTION", "add_parser", "default_learning_rate", "run"]
 
@@ -209,9 +209,11 @@ def add_parser(subparsers: Any) -> None:
     training = parser.add_argument_group("training")
     _add_optimisation(training, MNIST_RECIPE)
     _add_regularisation(training, MNIST_RECIPE)
+    add_recipe_options(training, MNIST_RECIPE)
     _add_files(parser.add_argument_group("data and output"))
     add_progress(parser)
     parser.set_defaults(func=run)
+    parser.set_defaults(option_defaults=vars(parser.parse_args([])))  # for --recipe
 
 
 def _configs(args: argparse.Namespace) -> tuple[NetworkSpec, TrainingConfig]:
@@ -245,7 +247,11 @@ def _configs(args: argparse.Namespace) -> tuple[NetworkSpec, TrainingConfig]:
         patience=args.patience,
         max_shift=args.augment,
         seed=args.seed,
+        dropout=args.dropout,
+        distortions=args.distortions,
     )
+    if args.recipe is not None:
+        spec, config = apply_recipe(args, args.option_defaults, spec, config)
     return spec, config
 
 
@@ -261,36 +267,6 @@ def sizes_for_data(layers: tuple[int, ...] | None, default: Any, data: Any) -> t
             f"{n_classes} outputs (e.g. --layers {n_in},64,{n_classes}, or leave --layers out)"
         )
     return tuple(layers)
-
-
-def _epoch_line(record: Any) -> str:
-    text = (
-        f"epoch {record.epoch:3d}  cost {record.train_cost:.4f}  "
-        f"train acc {100 * record.train_accuracy:6.2f}%"
-    )
-    if record.validation_accuracy is not None:
-        text += f"  val acc {100 * record.validation_accuracy:6.2f}%"
-    text += f"  lr {record.learning_rate:.3g}  {record.seconds:.1f}s"
-    if record.saturation:
-        text += f"  saturated hidden {100 * record.saturation[0]:.1f}%"
-    return text
-
-
-def _epoch_printer(args: argparse.Namespace) -> Any:
-    """The per-epoch callback: one line per epoch, above the progress bar when there is one."""
-    bar_shown = sys.stderr.isatty() if args.progress is None else args.progress
-
-    def on_epoch(record: Any) -> None:
-        if args.quiet:
-            return
-        if bar_shown:  # print above the progress bar instead of through it
-            from tqdm.auto import tqdm
-
-            tqdm.write(_epoch_line(record))
-        else:
-            print(_epoch_line(record), flush=True)
-
-    return on_epoch
 
 
 def run(args: argparse.Namespace) -> int:
@@ -323,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
         checkpoint=args.checkpoint,
         resume=args.resume,
-        callback=_epoch_printer(args),
+        callback=epoch_printer(args),
     )
     wall = time.perf_counter() - t_start
     evaluation = result.evaluation

@@ -8,7 +8,19 @@ Two forms of the same idea (a digit moved by a pixel or two is still the same di
 * :func:`shift_images` -- *on-the-fly* shifts of a batch on the device, written with
   Array API standard operations only, so it runs unchanged on NumPy, CuPy and
   ``array_api_strict`` (any device).  :class:`~anyarray_nn.data.BatchIterator` uses it
-  with ``max_shift=k`` so that the expanded set never has to be materialised.
+  with ``max_shift=k`` for streamed data, so that the expanded set never has to be
+  materialised.
+* :class:`ShiftedRows` -- the same shifts for a data set resident on the device, as **one
+  row gather** per batch that also does the shuffling.
+
+Why :class:`ShiftedRows` (speed): :func:`shift_images` gathers every *pixel*
+(``b * H * W`` indices, computed per batch, plus padding), and an element-wise gather is
+slow: about 100 us per batch of 128 on a CPU, as much as half a training step of the
+784-64-10 network, against 2 us for gathering whole rows.  Rows are cheap to gather, so
+:class:`ShiftedRows` stores every image row, zero-padded, in its ``2k + 1`` horizontal
+shifts once (``(2k+1)(H+2k)/H`` times the data: 3.2x for ``k = 1``); a shifted image is then
+``H`` rows picked by ``b * H`` indices (vertical shift: which rows; horizontal shift: which
+copy), about 4x faster than :func:`shift_images` and 13x fewer indices.
 
 Conventions (both functions): a shift by ``(dy, dx)`` moves the picture ``dy`` pixels
 *down* and ``dx`` pixels *right* (negative values: up / left), i.e.
@@ -23,7 +35,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-__all__ = ["EXPANSION_SHIFTS", "expand_with_shifts", "shift_images"]
+__all__ = ["EXPANSION_SHIFTS", "ShiftedRows", "expand_with_shifts", "shift_images"]
 
 Array = Any
 
@@ -186,3 +198,67 @@ def shift_images(
     src = xp.reshape(xp.reshape(offset, (b, 1)) + grid, (-1,))  # (b * h * w,)
     out = xp.take(padded, src, axis=0)
     return xp.reshape(out, (b, h * w))
+
+
+class ShiftedRows:
+    """A resident data set stored for shifting by gathering rows (see the module docstring).
+
+    Parameters
+    ----------
+    xp : module
+        Array namespace of ``images_flat``.
+    images_flat : array, shape (N, H*W)
+        The data set on its device (any dtype; uint8 for MNIST).
+    image_shape : tuple of int
+        ``(H, W)``.
+    max_shift : int
+        ``k >= 1``: shifts ``-k <= dy, dx <= k``.
+
+    Attributes
+    ----------
+    rows : array, shape (N * (H + 2k) * (2k + 1), W)
+        Row ``((n * (H + 2k) + p) * (2k + 1) + j)`` is row ``p`` of image ``n`` zero-padded
+        by ``k``, columns ``j .. j + W - 1`` of the padded row (``j = k - dx``).
+    """
+
+    def __init__(
+        self, xp: ModuleType, images_flat: Array, image_shape: tuple[int, int], max_shift: int
+    ) -> None:
+        h, w = (int(s) for s in image_shape)
+        k = int(max_shift)
+        if k < 1:
+            raise ValueError(f"max_shift must be >= 1, not {max_shift}")
+        self.xp, self.shape, self.k = xp, (h, w), k
+        dev = array_api_compat.device(images_flat)
+        n = int(images_flat.shape[0])
+        img = xp.reshape(images_flat, (n, h, w))
+        zc = xp.zeros((n, h, k), dtype=images_flat.dtype, device=dev)
+        img = xp.concat((zc, img, zc), axis=2)
+        zr = xp.zeros((n, k, w + 2 * k), dtype=images_flat.dtype, device=dev)
+        padded = xp.concat((zr, img, zr), axis=1)  # (n, h + 2k, w + 2k)
+        windows = [padded[:, :, j : j + w] for j in range(2 * k + 1)]
+        self.rows = xp.reshape(xp.stack(windows, axis=2), (-1, w))
+        copies = 2 * k + 1
+        self._row_steps = xp.reshape(xp.arange(h, dtype=xp.int64, device=dev) * copies, (1, h))
+
+    @staticmethod
+    def nbytes(n: int, image_shape: tuple[int, int], max_shift: int, itemsize: int = 1) -> int:
+        """Bytes of :attr:`rows` for ``n`` images (to check a memory budget first)."""
+        h, w = image_shape
+        k = int(max_shift)
+        return n * (h + 2 * k) * (2 * k + 1) * w * itemsize
+
+    def gather(self, samples: Array, dy: Array, dx: Array) -> Array:
+        """Images ``samples`` shifted by ``(dy, dx)``: ``(b, H*W)``, as :func:`shift_images`.
+
+        ``samples``, ``dy`` and ``dx`` are integer arrays of shape (b,) on the device, with
+        ``|dy|, |dx| <= k``.
+        """
+        xp = self.xp
+        h, w = self.shape
+        k, copies = self.k, 2 * self.k + 1
+        i64 = xp.int64
+        top = xp.astype(samples, i64) * (h + 2 * k) + (k - xp.astype(dy, i64))
+        first = top * copies + (k - xp.astype(dx, i64))  # row 0 of each shifted image
+        index = xp.reshape(xp.reshape(first, (-1, 1)) + self._row_steps, (-1,))
+        return xp.reshape(xp.take(self.rows, index, axis=0), (-1, h * w))

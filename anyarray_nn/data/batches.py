@@ -38,8 +38,9 @@ from ..backend import (
     resolve_backend,
     resolve_dtype,
 )
-from .augment import shift_images
+from .augment import ShiftedRows, shift_images
 from .cupy_stream import CupyStreamer
+from .distortions import BoundDistortions, Distortions
 
 __all__ = ["BatchIterator"]
 
@@ -82,6 +83,9 @@ class BatchIterator:
         ``(dy, dx)``, ``-k <= dy, dx <= k`` (vacated pixels 0), on the device.
     image_shape : tuple of int, default (28, 28)
         ``(H, W)`` of one image.
+    distortions : Distortions or None, default None
+        Random elastic / affine distortions of every sample of every epoch, applied on the
+        device after the shifts (see :mod:`anyarray_nn.data.distortions`).
 
     Attributes
     ----------
@@ -131,6 +135,7 @@ class BatchIterator:
         memory_budget: int | None = None,
         max_shift: int = 0,
         image_shape: tuple[int, int] = (28, 28),
+        distortions: Distortions | None = None,
     ) -> None:
         h, w = (_as_int(s, "image_shape entries", minimum=1) for s in image_shape)
         self.image_shape: tuple[int, int] = (h, w)
@@ -172,6 +177,22 @@ class BatchIterator:
         if not self.shuffle:
             self._y_dev = from_numpy(host_y, self.backend)  # labels never change order
         self._cupy_stream: CupyStreamer | None = None
+        with device_scope(self.backend):
+            self._prepare_augmentation(distortions)
+
+    def _prepare_augmentation(self, distortions: Distortions | None) -> None:
+        """Shifts of resident data as row gathers (:class:`ShiftedRows`, when it fits the
+        memory budget) and the distortions' field bank, each moved to the device once."""
+        xp, dev = self.backend.xp, self.backend.device
+        self._shifted: ShiftedRows | None = None  # shuffle + shift as one row gather
+        budget = self.memory_budget
+        shifted_bytes = ShiftedRows.nbytes(self.n_samples, self.image_shape, self.max_shift)
+        if self.resident and self.max_shift and (budget is None or shifted_bytes <= budget):
+            self._shifted = ShiftedRows(xp, self._x, self.image_shape, self.max_shift)
+            self._all = xp.arange(self.n_samples, dtype=xp.int64, device=dev)
+        self.distortions: BoundDistortions | None = None
+        if distortions is not None:
+            self.distortions = distortions.bind(xp, dev, self.dtype, self.image_shape)
 
     # ------------------------------------------------------------------ validation
     def _validate(self, images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -247,11 +268,17 @@ class BatchIterator:
         if self.max_shift > 0:
             k = self.max_shift
             shifts = self.rng.integers(-k, k + 1, size=(2, n), dtype=np.int64)
-        return self._epoch(perm, shifts)
+        warps = None
+        if self.distortions is not None:
+            warps = self.distortions.spec.draw(self.rng, n)
+        return self._epoch(perm, shifts, warps)
 
     # ------------------------------------------------------------------ epoch
     def _epoch(
-        self, perm: np.ndarray | None, shifts: np.ndarray | None
+        self,
+        perm: np.ndarray | None,
+        shifts: np.ndarray | None,
+        warps: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Iterator[tuple[Array, Array]]:
         backend = self.backend
         xp = backend.xp
@@ -265,6 +292,9 @@ class BatchIterator:
             y_dev = from_numpy(self._host_y[perm], backend)
             perm_dev = from_numpy(perm, backend) if self.resident else None
         shifts_dev = from_numpy(shifts, backend) if shifts is not None else None
+        if warps is not None and self.distortions is not None:
+            with device_scope(backend):
+                warps_dev = self.distortions.to_device(warps)
 
         chunks: Generator[tuple[int, int, Array | None], None, None]
         if self.resident:
@@ -282,6 +312,10 @@ class BatchIterator:
                     stop = min(start + b, c1)
                     with device_scope(backend):  # entered per batch, never across a yield
                         X, Y = self._batch(chunk, c0, start, stop, perm_dev, shifts_dev, y_dev)
+                        if warps is not None and self.distortions is not None:
+                            X = self.distortions.apply(
+                                X, warps_dev[0][start:stop, :], warps_dev[1][start:stop, :]
+                            )
                     yield X, Y
         finally:  # an abandoned epoch: the streamer waits for its in-flight copy now
             chunks.close()
@@ -298,7 +332,11 @@ class BatchIterator:
     ) -> tuple[Array, Array]:
         """Samples ``start:stop`` of the epoch: scaled ``X`` and (one-hot) ``Y``."""
         xp = self.backend.xp
-        if chunk is not None:  # streamed: rows start..stop of the epoch, in order
+        if self._shifted is not None and shifts_dev is not None:  # resident and shifted
+            rows = perm_dev[start:stop] if perm_dev is not None else self._all[start:stop]
+            xb = self._shifted.gather(rows, shifts_dev[0, start:stop], shifts_dev[1, start:stop])
+            shifts_dev = None  # done
+        elif chunk is not None:  # streamed: rows start..stop of the epoch, in order
             xb = chunk[start - c0 : stop - c0, :]
         elif perm_dev is not None:
             xb = xp.take(self._x, perm_dev[start:stop], axis=0)

@@ -1,8 +1,11 @@
 """Reading images of digits (PNG, JPEG, ...) into MNIST-like 28x28 uint8 arrays (host side).
 
-MNIST digits are white (255) on a black (0) background.  A scan or a drawing is usually the
-opposite, a dark digit on light paper; :func:`load_digit_image` inverts such images when
-``invert="auto"`` (the default) finds a light border.  Needs Pillow (``pip install
+MNIST digits are white (255) on a black (0) background, cropped to their ink, scaled to fit
+20x20 and centred by centre of mass in 28x28.  A scan or a drawing is usually a dark digit
+anywhere on light paper of any size; :func:`load_digit_image` repeats MNIST's steps on it
+(``preprocess="mnist"``, the default; see :mod:`anyarray_nn.data.preprocess`), inverting it
+when ``invert="auto"`` (the default) finds a light border.  ``preprocess="resize"`` is the
+old conversion (the whole image inverted and resized).  Needs Pillow (``pip install
 'anyarray-nn[image]'``).
 """
 
@@ -11,27 +14,25 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-__all__ = ["INVERT_CHOICES", "ImageFileError", "load_digit_image", "load_digit_images"]
+from .preprocess import INVERT_CHOICES, _pil_image, border_mean, mnist_like
 
-INVERT_CHOICES = ("auto", "yes", "no")
+__all__ = [
+    "INVERT_CHOICES",
+    "PREPROCESS_CHOICES",
+    "ImageFileError",
+    "load_digit_image",
+    "load_digit_images",
+]
+
+#: ``"mnist"``: MNIST's crop / fit 20x20 / centre of mass; ``"resize"``: the whole image.
+PREPROCESS_CHOICES = ("mnist", "resize")
 
 
 class ImageFileError(ValueError):
     """An image file is missing or cannot be decoded."""
-
-
-def _pil_image() -> Any:
-    try:
-        from PIL import Image
-    except ImportError as exc:
-        raise ImportError(
-            "reading images needs Pillow: pip install 'anyarray-nn[image]' (or pillow)"
-        ) from exc
-    return Image
 
 
 def load_digit_image(
@@ -39,6 +40,7 @@ def load_digit_image(
     *,
     invert: str | bool = "auto",
     size: tuple[int, int] = (28, 28),
+    preprocess: str = "mnist",
 ) -> np.ndarray:
     """Read one image as an MNIST-like digit.
 
@@ -50,7 +52,11 @@ def load_digit_image(
         ``"auto"``: invert when the mean of the border pixels is above 127 (a dark digit on
         a light background), so the digit ends up white on black as in MNIST.
     size : (int, int)
-        ``(height, width)`` of the result; other sizes are resized (Lanczos).
+        ``(height, width)`` of the result (square for ``preprocess="mnist"``).
+    preprocess : {"mnist", "resize"}
+        ``"mnist"``: :func:`anyarray_nn.data.preprocess.mnist_like` (crop to the ink, fit
+        20x20 keeping the aspect ratio, centre by centre of mass); ``"resize"``: resize the
+        whole image (Lanczos), the conversion used before.
 
     Returns
     -------
@@ -70,6 +76,11 @@ def load_digit_image(
         invert = "no"
     if invert not in INVERT_CHOICES:
         raise ValueError(f"invert must be one of {', '.join(INVERT_CHOICES)}, not {invert!r}")
+    if preprocess not in PREPROCESS_CHOICES:
+        choices = ", ".join(PREPROCESS_CHOICES)
+        raise ValueError(f"preprocess must be one of {choices}, not {preprocess!r}")
+    if preprocess == "mnist" and size[0] != size[1]:
+        raise ValueError(f"preprocess='mnist' makes square images, not size {size}")
     if not path.is_file():
         raise ImageFileError(f"{path}: no such image file")
     try:
@@ -80,15 +91,17 @@ def load_digit_image(
                 rgba = img.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 img = Image.alpha_composite(background, rgba)
-            gray = img.convert("L")
-            if gray.size != (size[1], size[0]):
-                gray = gray.resize((size[1], size[0]), Image.Resampling.LANCZOS)
-            pixels = np.asarray(gray, dtype=np.uint8).copy()
+            gray = np.asarray(img.convert("L"), dtype=np.uint8).copy()
     except (OSError, ValueError, SyntaxError) as exc:  # PIL.UnidentifiedImageError is OSError
         raise ImageFileError(f"{path}: not a readable image ({exc})") from exc
-    if invert == "yes" or (invert == "auto" and _border_mean(pixels) > 127.0):
-        pixels = 255 - pixels
-    return pixels
+    if preprocess == "mnist":
+        return mnist_like(gray, invert=invert, size=int(size[0]), box=round(20 * size[0] / 28))
+    if gray.shape != tuple(size):
+        resized = Image.fromarray(gray).resize((size[1], size[0]), Image.Resampling.LANCZOS)
+        gray = np.asarray(resized, dtype=np.uint8)
+    return (
+        255 - gray if invert == "yes" or (invert == "auto" and border_mean(gray) > 127.0) else gray
+    )
 
 
 def load_digit_images(
@@ -96,13 +109,11 @@ def load_digit_images(
     *,
     invert: str | bool = "auto",
     size: tuple[int, int] = (28, 28),
+    preprocess: str = "mnist",
 ) -> np.ndarray:
     """Read several images with :func:`load_digit_image`; shape ``(n, *size)``, uint8."""
     if not paths:
         raise ValueError("no image given")
-    return np.stack([load_digit_image(p, invert=invert, size=size) for p in paths])
-
-
-def _border_mean(pixels: np.ndarray) -> float:
-    border = np.concatenate([pixels[0, :], pixels[-1, :], pixels[1:-1, 0], pixels[1:-1, -1]])
-    return float(border.mean())
+    return np.stack(
+        [load_digit_image(p, invert=invert, size=size, preprocess=preprocess) for p in paths]
+    )

@@ -12,7 +12,9 @@ essay does not number:
 * [output error]: ``delta^L`` from the cost (:mod:`anyarray_nn.nn.costs`);
 * (13) errors: ``delta^l = (delta^{l+1} W^{l+1}) ⊙ phi'(Z^l)``;
 * (12) gradients: ``dW^l = (1/m) delta^l^T A^{l-1}``, ``db^l = (1/m) delta^l^T 1_m``;
-* [L2]: ``dW^l += lambda W^l``, the gradient of ``(lambda / 2) sum_l ||W^l||^2``.
+* [L2]: ``dW^l += lambda W^l``, the gradient of ``(lambda / 2) sum_l ||W^l||^2``;
+* [dropout], training only, with masks ``M^l`` (:mod:`anyarray_nn.nn.dropout`): the hidden
+  ``A^l`` becomes ``A^l ⊙ M^l`` and (13) gains the same factor.
 
 Concordance with the essay, said once: the code writes (12) transposed, so that ``dW^l``
 has the shape (n_l, n_{l-1}) of ``W^l`` (PyTorch's layout); and the essay's (13) writes
@@ -27,6 +29,7 @@ tricks sit in the named helpers at the bottom, beside the equations they compute
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +43,14 @@ Array = Any
 __all__ = ["backprop", "feedforward", "forward_with_cost", "l2_term"]
 
 
-def feedforward(net: Network, X: Array, output: bool = True) -> tuple[list[Array], list[Array]]:
+def feedforward(
+    net: Network, X: Array, output: bool = True, masks: Sequence[Array] | None = None
+) -> tuple[list[Array], list[Array]]:
     """``Zs`` (every ``Z^l``) and ``As`` (``X`` then every ``A^l``) for the batch ``X``.
 
-    ``output=False`` leaves ``A^L`` to the caller (the cost computes it fused).
+    ``output=False`` leaves ``A^L`` to the caller (the cost computes it fused).  ``masks``:
+    one [dropout] mask ``(m, n_l)`` per hidden layer (training only); ``As`` then holds the
+    masked activations.
     """
     xp, last = net.xp, net.n_layers - 1
     Zs: list[Array] = []
@@ -54,25 +61,31 @@ def feedforward(net: Network, X: Array, output: bool = True) -> tuple[list[Array
         Zs.append(Z)
         if l < last:
             A = net.hidden_activation.forward(xp, Z)  # (10): A^l = phi(Z^l)
+            if masks is not None:
+                A = A * masks[l]  # [dropout]
             As.append(A)
         elif output:
             As.append(net.output_activation.forward(xp, Z))  # (10) for the output layer
     return Zs, As
 
 
-def forward_with_cost(net: Network, X: Array, Y: Array) -> tuple[list[Array], list[Array], Array]:
+def forward_with_cost(
+    net: Network, X: Array, Y: Array, masks: Sequence[Array] | None = None
+) -> tuple[list[Array], list[Array], Array]:
     """``Zs``, ``As`` and the mean batch cost ([mean cost]), without the L2 term.
 
     The output activation and the cost come together from the cost function: softmax and
     cross-entropy share the row maximum and the log-sum-exp.
     """
-    Zs, As = feedforward(net, X, output=False)
+    Zs, As = feedforward(net, X, output=False, masks=masks)
     A_out, cost = net.cost_function.forward_value(net.xp, net.output_activation, Zs[-1], Y)
     As.append(A_out)
     return Zs, As, cost
 
 
-def backprop(net: Network, X: Array, Y: Array, weight_decay: float) -> Gradients:
+def backprop(
+    net: Network, X: Array, Y: Array, weight_decay: float, masks: Sequence[Array] | None = None
+) -> Gradients:
     """The gradients of one checked mini-batch: (10), [output error], (13), (12), [L2].
 
     Parameters
@@ -83,6 +96,8 @@ def backprop(net: Network, X: Array, Y: Array, weight_decay: float) -> Gradients
         One-hot or real targets.
     weight_decay : float
         L2 coefficient ``lambda`` (a Python float >= 0).
+    masks : sequence of arrays, optional
+        [dropout]: one mask ``(m, n_l)`` per hidden layer, values 0 or ``1 / keep``.
 
     Returns
     -------
@@ -90,7 +105,7 @@ def backprop(net: Network, X: Array, Y: Array, weight_decay: float) -> Gradients
     """
     xp, phi, cost_function = net.xp, net.hidden_activation, net.cost_function
     # Forward pass (10), keeping every Z^l and A^l.
-    Zs, As, cost = forward_with_cost(net, X, Y)
+    Zs, As, cost = forward_with_cost(net, X, Y, masks)
     # Backward pass. Index l counts weight layers from 0: ``delta`` is the error of
     # layer l + 1, ``As[l]`` is A^l and ``weights[l]`` is W^{l+1} (module docstring).
     delta = cost_function.output_delta(xp, net.output_activation, Zs[-1], As[-1], Y)
@@ -102,8 +117,11 @@ def backprop(net: Network, X: Array, Y: Array, weight_decay: float) -> Gradients
             dW_l += weight_decay * net.weights[l]  # [L2]
         dW.append(dW_l)
         db.append(db_l)
-        if l > 0:
+        if l > 0 and masks is None:
             delta = phi.backward(xp, Zs[l - 1], As[l], delta @ net.weights[l])  # (13)
+        elif l > 0:  # [dropout]: (13) times the mask; phi' from the unmasked phi(Z)
+            upstream = (delta @ net.weights[l]) * masks[l - 1]
+            delta = phi.backward(xp, Zs[l - 1], phi.forward(xp, Zs[l - 1]), upstream)
     return Gradients(dW[::-1], db[::-1], deltas[::-1], activations=As, cost=cost)
 
 

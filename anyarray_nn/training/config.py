@@ -11,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from ..data.distortions import DISTORTION_PRESETS
+
 __all__ = [
     "DEFAULT_LEARNING_RATES",
     "MNIST_RECIPE",
@@ -54,6 +56,12 @@ class TrainingConfig:
         On-the-fly random shifts of up to this many pixels (0: none).
     seed : int
         Seed of the host generator for the batch order and shifts.
+    dropout : float
+        Probability of dropping a hidden unit in training ([dropout], inverted scaling; off
+        at evaluation).  0: none.
+    distortions : {"none", "light", "simard", "ciresan"}
+        Random elastic (and affine) distortions of every training image, on the device
+        (:data:`anyarray_nn.data.distortions.DISTORTION_PRESETS`).
     """
 
     epochs: int = 10
@@ -69,6 +77,8 @@ class TrainingConfig:
     patience: int | None = None
     max_shift: int = 0
     seed: int = 0
+    dropout: float = 0.0
+    distortions: str = "none"
 
     def __post_init__(self) -> None:
         if int(self.epochs) < 0:
@@ -91,6 +101,12 @@ class TrainingConfig:
             raise ValueError(f"patience must be >= 1 or None, not {self.patience}")
         if int(self.max_shift) < 0:
             raise ValueError(f"max_shift must be >= 0, not {self.max_shift}")
+        self.dropout = float(self.dropout)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.distortions not in DISTORTION_PRESETS:
+            names = ", ".join(DISTORTION_PRESETS)
+            raise ValueError(f"unknown distortions {self.distortions!r}; choose one of {names}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

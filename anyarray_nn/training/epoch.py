@@ -2,7 +2,9 @@
 
 :func:`run_epoch` runs the step (back-propagation, then the optimiser) over every batch and
 adds up, *on the device*, what the epoch measures: the cost, the correct predictions and, with
-diagnostics, the mean ``|delta|`` and the saturated units per layer.  The host reads one small
+diagnostics, the mean ``|delta|`` and the saturated units per layer (for ReLU: the *inactive*
+units, exactly 0) and, for ReLU hidden layers, the units *dead* over the whole epoch (0 for
+every sample of every batch).  The host reads one small
 vector back per epoch (with the validation scores), never per batch.  :func:`make_batches`
 builds the batch iterators the epochs run over.
 """
@@ -15,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import to_numpy
 from ..data.batches import BatchIterator
+from ..data.distortions import DISTORTION_PRESETS
 from ..data.feature_batches import FeatureBatchIterator, is_image_data
+from ..nn import propagation
+from ..nn.dropout import DropoutMasks
 from ..nn.network import Gradients, Network
 from ..nn.optimizers import Optimizer
 from ..nn.steps import step_function
@@ -26,7 +31,7 @@ from .progress import ProgressBar
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["make_batches", "make_feature_batches", "run_epoch", "score_batches"]
+__all__ = ["make_batches", "make_dropout", "make_feature_batches", "run_epoch", "score_batches"]
 
 
 def make_batches(
@@ -56,6 +61,7 @@ def make_batches(
         memory_budget=memory_budget,
         max_shift=config.max_shift,
         image_shape=_image_shape(images, network),
+        distortions=DISTORTION_PRESETS[config.distortions],
     )
     if validation is None:
         return batches, None
@@ -94,6 +100,16 @@ def make_feature_batches(
     return batches, val
 
 
+def make_dropout(network: Network, config: TrainingConfig) -> DropoutMasks | None:
+    """[dropout] masks for the hidden layers when ``config.dropout > 0``, else ``None``."""
+    if config.dropout <= 0.0 or network.n_layers < 2:
+        return None
+    widths = network.sizes[1:-1]
+    return DropoutMasks(
+        network.backend, network.dtype_name, config.dropout, widths, config.batch_size, config.seed
+    )
+
+
 def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:
     """(height, width) of the images, for the shifts: square unless they say otherwise."""
     if len(images.shape) == 3:
@@ -114,6 +130,13 @@ class _Sums:
         self.cost, self.correct = zero, zero
         self.deltas = [zero] * network.n_layers
         self.saturation = [zero] * network.n_layers
+        # ReLU hidden layers: per unit, 1 once it has been active (> 0) for any sample.
+        relu = network.hidden_activation.name == "relu"
+        n_hidden = network.n_layers - 1 if relu and diagnostics else 0
+        self.active = [
+            xp.zeros((network.sizes[l + 1],), dtype=network.dtype, device=network.device)
+            for l in range(n_hidden)
+        ]
         self.n_batches = 0
 
     def add(self, grads: Gradients, Y: Any) -> None:
@@ -130,10 +153,15 @@ class _Sums:
                 phi = network.output_activation if l == L - 1 else network.hidden_activation
                 saturated = xp.astype(phi.saturated(xp, A[l + 1]), network.dtype)
                 self.saturation[l] = self.saturation[l] + xp.mean(saturated)
+            for l, active in enumerate(self.active):
+                seen = xp.astype(xp.any(A[l + 1] > 0.0, axis=0), network.dtype)
+                self.active[l] = xp.maximum(active, seen)
         self.n_batches += 1
 
     def scalars(self) -> list[Any]:
-        return [self.cost, self.correct, *self.deltas, *self.saturation]
+        xp = self.network.xp
+        dead = [1.0 - xp.mean(active) for active in self.active]
+        return [self.cost, self.correct, *self.deltas, *self.saturation, *dead]
 
 
 def score_batches(network: Network, batches: BatchIterator) -> tuple[Any, Any]:
@@ -160,6 +188,7 @@ def run_epoch(
     weight_decay: float,
     diagnostics: bool,
     progress: ProgressBar,
+    dropout: DropoutMasks | None = None,
 ) -> tuple[EpochRecord, bool]:
     """Train ``network`` for one epoch at ``learning_rate`` and measure it.
 
@@ -181,6 +210,8 @@ def run_epoch(
         Measure mean ``|delta|`` and saturation per layer.
     progress : ProgressBar
         Counts the batches.
+    dropout : DropoutMasks, optional
+        [dropout] on the hidden layers during the steps (never when scoring).
 
     Returns
     -------
@@ -193,8 +224,15 @@ def run_epoch(
     t0 = time.perf_counter()
     sums = _Sums(network, diagnostics)
     step = step_function(network, optimizer)  # a library's fast path where there is one
+    if dropout is not None:
+        dropout.start_epoch(epoch)
     for X, Y in batches:
-        grads = step(X, Y, weight_decay)
+        if dropout is None:
+            grads = step(X, Y, weight_decay)
+        else:  # the standard path, with this batch's [dropout] masks
+            masks = dropout.masks(int(X.shape[0]))
+            grads = propagation.backprop(network, X, Y, weight_decay, masks)
+            network.apply_gradients(optimizer, grads)
         sums.add(grads, Y)
         progress.update(1)
     scalars = sums.scalars()
@@ -229,6 +267,7 @@ def _record(
     if sums.diagnostics and n_batches:
         record.mean_abs_delta = [float(v / n_batches) for v in values[2 : 2 + L]]
         record.saturation = [float(v / n_batches) for v in values[2 + L : 2 + 2 * L]]
+        record.dead_units = values[2 + 2 * L : 2 + 2 * L + len(sums.active)]
     if validation is not None:
         n_val = max(validation.n_samples, 1)
         record.validation_cost = float(values[-2] / n_val)

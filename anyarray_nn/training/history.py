@@ -17,7 +17,10 @@ class EpochRecord:
     move during it).  ``mean_abs_delta[l]`` and ``saturation[l]`` refer to layer ``l + 1``
     (the first hidden layer first, the output layer last): the mean ``|delta^l|`` (the
     essay's (13)) and the fraction of saturated units (sigmoid within 0.01 of 0 or 1, ReLU
-    exactly 0, tanh within 0.02 of +-1), both averaged over the epoch's batches.
+    exactly 0, tanh within 0.02 of +-1), both averaged over the epoch's batches.  For ReLU
+    a unit at 0 is *inactive* rather than saturated (its gradient is 0 for that sample only);
+    ``dead_units[l]`` (ReLU hidden layers only) is the fraction of hidden layer ``l + 1``'s
+    units that were 0 for every sample of the epoch: dead, they no longer learn.
     """
 
     epoch: int
@@ -29,6 +32,7 @@ class EpochRecord:
     validation_accuracy: float | None = None
     mean_abs_delta: list[float] = field(default_factory=list)
     saturation: list[float] = field(default_factory=list)
+    dead_units: list[float] = field(default_factory=list)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from .checkpointing import Checkpoints
 from .config import DEFAULT_LEARNING_RATES, TrainingConfig, merge_config, scheduled_learning_rate
 from .divergence import DivergenceError, LastGoodEpoch
 from .early_stopping import EarlyStopping
-from .epoch import make_batches, run_epoch
+from .epoch import make_batches, make_dropout, run_epoch
 from .history import EpochRecord, History
 from .progress import ProgressBar
 
@@ -110,6 +110,7 @@ def train(
     )
     start_epoch, history = checkpoints.resume() if resume else (0, History())
     last_good = LastGoodEpoch(network, optimizer)
+    dropout = make_dropout(network, config)
     bar = ProgressBar(progress, (config.epochs - start_epoch) * len(batches))
     # A diverging run overflows; NumPy (and array_api_strict, built on it) would warn at
     # every step (or raise under ``-W error``) before the epoch's check reports it once,
@@ -129,6 +130,7 @@ def train(
                 weight_decay=config.weight_decay,
                 diagnostics=diagnostics,
                 progress=bar,
+                dropout=dropout,
             )
             last_good.check(finite, epoch, lr, history, record)
             history.records.append(record)
