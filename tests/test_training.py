@@ -229,6 +229,8 @@ def test_schedules() -> None:
 def test_bad_configuration_is_reported() -> None:
     with pytest.raises(ValueError, match="learning_rate"):
         TrainingConfig(learning_rate=-1.0)
+    with pytest.raises(ValueError, match="gamma"):  # would make the learning rate negative
+        TrainingConfig(schedule="step", gamma=-1.0)
     with pytest.raises(ValueError, match="validation"):
         train(_net(), *_digits(20), patience=2, progress=False)
 

@@ -6,9 +6,8 @@ in :mod:`anyarray_nn.nn.propagation`, for the forward pass and back-propagation.
 replaces its parameters goes through its methods, and what it hands out or takes in is
 copied: a kept :meth:`Network.get_weights` result never moves as training goes on.
 
-The code is written once against the Python Array API standard: the namespace ``xp`` comes
-from :mod:`anyarray_nn.backend`, every array is created with ``device=`` and ``dtype=``, and
-nothing here knows whether it runs on NumPy, CuPy, ``array_api_strict`` or JAX.
+Written once against the Array API standard: ``xp`` comes from :mod:`anyarray_nn.backend`,
+every array is created with ``device=`` and ``dtype=``, and nothing here knows the library.
 """
 
 from __future__ import annotations
@@ -361,9 +360,9 @@ class Network:
         ----------
         X : array, shape (m, sizes[0])
         Y : array, shape (m, sizes[-1]) targets, or integer labels of shape (m,)
-            Labels must lie in ``[0, sizes[-1])`` (they index rows of an identity matrix:
-            NumPy and ``array_api_strict`` raise ``IndexError`` otherwise; the range is not
-            checked on the device, which would cost a host round trip per batch).
+            Labels must lie in ``[0, sizes[-1])``; unchecked here on the device (a host round
+            trip per batch; ``-1`` would index the last row). Host labels are checked where
+            they enter: ``train``, the batch iterators and the estimators refuse them.
         weight_decay : float
             L2 coefficient ``lambda``: the regularised cost ([L2]) is
             ``C + (lambda / 2) sum ||W||^2``, so ``dW += lambda W``. It is per step and not

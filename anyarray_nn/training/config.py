@@ -97,6 +97,8 @@ class TrainingConfig:
             )
         if int(self.step_size) < 1:
             raise ValueError(f"step_size must be >= 1, not {self.step_size}")
+        if not self.gamma > 0.0:  # a factor <= 0 makes the learning rate zero or negative
+            raise ValueError(f"gamma must be > 0, not {self.gamma}")
         if self.patience is not None and int(self.patience) < 1:
             raise ValueError(f"patience must be >= 1 or None, not {self.patience}")
         if int(self.max_shift) < 0:
