@@ -274,8 +274,8 @@ def run(args: argparse.Namespace) -> int:
     from ..backend import resolve_backend
     from ..experiments import run_experiment
 
-    spec, config = _configs(args)
     check_train(args)  # outputs and settings, before any minute of work
+    spec, config = _configs(args)
     # Fail on an unusable backend before loading the data.
     backend = resolve_backend(args.backend, device(args.device))
     t_start = time.perf_counter()
