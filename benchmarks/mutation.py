@@ -52,7 +52,7 @@ MATH_CORE = "math core"
 TRAINING_LOOP = "training loop"
 #: Statuses (mutmut's names) that count as caught.
 CAUGHT = {"killed", "timeout", "caught by type check", "segfault"}
-_NAME = re.compile(r"'(x_[A-Za-z0-9_ǁ]+__mutmut_\d+)'")
+_NAME = re.compile(r"'(x[_ǁ][^' ]*?__mutmut_\d+)'")
 
 #: Mutants that cannot be caught because they do not change what the program does:
 #: name -> (a piece of the mutated ``+`` line, the reason).
