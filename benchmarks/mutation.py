@@ -56,7 +56,42 @@ _NAME = re.compile(r"'(x[_ǁ][^' ]*?__mutmut_\d+)'")
 
 #: Mutants that cannot be caught because they do not change what the program does:
 #: name -> (a piece of the mutated ``+`` line, the reason).
-EQUIVALENT: dict[str, tuple[str, str]] = {}
+_NET = "anyarray_nn.nn.network.xǁNetworkǁ"
+_ONE_PER_LAYER = "every A^l of a batch has its m rows, so A[1] counts the batch as A[0] does"
+_OVERWRITTEN = "__init__ calls self.keep() at once, which sets the attribute again"
+_NO_NAME = (
+    "an optimizer name of None becomes 'None', not in DEFAULT_LEARNING_RATES: the fallback "
+    "TrainingConfig.learning_rate (1e-3) is the default optimizer's (adam) rate anyway"
+)
+EQUIVALENT: dict[str, tuple[str, str]] = {
+    f"{_NET}predict_proba__mutmut_7": (
+        "n < batch_size",
+        "n == batch_size then takes the chunked path with one chunk: the same forward pass",
+    ),
+    f"{_NET}predict_proba__mutmut_41": (
+        "concat(parts, )",
+        "axis=0 is concat's default",
+    ),
+    "anyarray_nn.training.config.x_merge_config__mutmut_8": ('"optimizer", None)', _NO_NAME),
+    "anyarray_nn.training.config.x_merge_config__mutmut_10": ('"optimizer", )', _NO_NAME),
+    "anyarray_nn.training.divergence.xǁLastGoodEpochǁ__init____mutmut_3": (
+        "self._parameters: list[Any] = None",
+        _OVERWRITTEN,
+    ),
+    "anyarray_nn.training.divergence.xǁLastGoodEpochǁ__init____mutmut_4": (
+        "self._state: list[Any] = None",
+        _OVERWRITTEN,
+    ),
+    "anyarray_nn.training.divergence.xǁLastGoodEpochǁ__init____mutmut_5": (
+        "self._steps = None",
+        _OVERWRITTEN,
+    ),
+    "anyarray_nn.training.divergence.xǁLastGoodEpochǁ__init____mutmut_6": (
+        "self._steps = 1",
+        _OVERWRITTEN,
+    ),
+    "anyarray_nn.training.epoch.xǁ_Sumsǁadd__mutmut_7": ("float(A[1].shape[0])", _ONE_PER_LAYER),
+}
 
 
 def group_of(module: str) -> str:

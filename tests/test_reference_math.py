@@ -676,3 +676,79 @@ def test_config_and_repr() -> None:
         Network([3, 2], seed=4).get_weights()[0][0],
         Network.from_config(Network([3, 2]).config(), seed=4).get_weights()[0][0],
     )
+
+
+# --- what the mutation run found unguarded ----------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_step_on_read_only_arrays_takes_the_pure_update(name: str) -> None:
+    params, grads = _problem(4)
+    want = _reference_steps(name, HYPER[name], params, grads[:2], LRS[:2])
+    opt = _make(name)
+    current = [p.copy() for p in params]
+    for a in current:
+        a.flags.writeable = False
+    for g, lr, expected in zip(grads[:2], LRS[:2], want, strict=True):
+        opt.learning_rate = lr
+        current = opt.step(xp, current, g)
+        for got, ref in zip(current, expected, strict=True):
+            np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    assert opt.steps == 2 and len(opt.state) == len(params) * opt.slots
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_updates_refuse_gradients_of_another_length(name: str) -> None:
+    params, grads = _problem(5)
+    opt = _make(name)
+    for update in (opt.update, opt.update_in_place):
+        with pytest.raises(ValueError, match="zip"):
+            update(xp, params, grads[0][:1], opt.init_state(xp, params), 1)
+
+
+def test_from_config_defaults_and_backend() -> None:
+    config = Network([3, 2], init="lecun").config()
+    default = Network.from_config(config)
+    np.testing.assert_array_equal(
+        default.get_weights()[0][0], Network([3, 2], init="lecun", seed=0).get_weights()[0][0]
+    )
+    moved = Network.from_config(config, backend="array_api_strict", device="device1")
+    assert (
+        moved.backend.name == "array_api_strict"
+        and str(moved.device) == "array_api_strict.Device('device1')"
+    )
+
+
+def test_load_parameters_casts_to_the_network_dtype() -> None:
+    net = Network([3, 2], seed=0)  # float32
+    other = Network([3, 2], dtype="float64", seed=1)
+    net.load_parameters(other.copy_parameters())
+    assert all(p.dtype == xp.float32 for p in net.parameters)
+    np.testing.assert_allclose(net.weights[0], other.weights[0], rtol=1e-7)
+
+
+def test_predict_proba_splits_above_4096_rows_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import anyarray_nn.nn.propagation as propagation
+
+    net = Network([2, 3], seed=0)
+    calls: list[int] = []
+    real = propagation.feedforward
+
+    def counting(network, X, output=True):  # type: ignore[no-untyped-def]
+        calls.append(X.shape[0])
+        return real(network, X, output)
+
+    monkeypatch.setattr(propagation, "feedforward", counting)
+    X = net.asarray(np.ones((4097, 2)))
+    assert net.predict(X).shape == (4097,)
+    assert calls == [4096, 1]
+    calls.clear()
+    net.predict_proba(X[:4096, :])
+    assert calls == [4096]
+
+
+def test_identity_saturation_mask_stays_on_the_device() -> None:
+    strict = resolve_backend("array_api_strict", "device1")
+    A = strict.xp.ones((2, 3), device=strict.device)
+    mask = ACTIVATIONS["identity"].saturated(strict.xp, A)
+    assert mask.device == strict.device and mask.shape == (2, 3)

@@ -170,9 +170,9 @@ def test_an_optimizer_instance_is_used_and_its_rate_scheduled() -> None:
         progress=False,
     )
     assert [r.learning_rate for r in cosine.records] == pytest.approx([0.2, 0.1], rel=1e-15)
-    with pytest.raises(ValueError, match="resume=True needs a checkpoint path"):
+    with pytest.raises(ValueError, match=r"^resume=True needs a checkpoint path$"):
         train(Network([4, 3]), images, labels, resume=True, progress=False)
-    with pytest.raises(ValueError, match=r"early stopping \(patience\) needs a validation set"):
+    with pytest.raises(ValueError, match=r"^early stopping \(patience\) needs a validation set$"):
         train(Network([4, 3]), images, labels, patience=2, progress=False)
 
 
@@ -335,3 +335,99 @@ def test_image_shape_of_the_shifts(shape, sizes, want) -> None:  # type: ignore[
     from anyarray_nn.training.epoch import _image_shape
 
     assert _image_shape(np.zeros(shape, np.uint8), Network(sizes)) == want
+
+
+def test_diagnostics_without_validation_tell_hidden_from_output_layers() -> None:
+    images, labels = _data(10, 0)
+    net = _Spy([4, 5, 3], activation="tanh", init="normal", dtype="float64", seed=8)
+    Ws, bs = net.get_weights()
+    history = train(
+        net,
+        images,
+        labels,
+        epochs=1,
+        batch_size=10,
+        optimizer="sgd",
+        learning_rate=0.1,
+        progress=False,
+    )
+    (record,) = history.records
+    (X, Y) = net.batches[0]
+    H = np.tanh(X @ Ws[0].T + bs[0])
+    A = _softmax(H @ Ws[1].T + bs[1])
+    d2 = A - Y
+    d1 = (d2 @ Ws[1]) * (1 - H * H)
+    np.testing.assert_allclose(record.mean_abs_delta, [np.abs(d1).mean(), np.abs(d2).mean()])
+    want = [float(np.mean(np.abs(H) > 0.98)), _saturated(A)]
+    assert want[0] != float(np.mean((H < 0.01) | (H > 0.99)))  # the thresholds differ here
+    np.testing.assert_allclose(record.saturation, want, rtol=1e-12)
+
+
+def test_training_on_a_second_device() -> None:
+    from anyarray_nn.backend import to_numpy
+
+    images, labels = _data(10, 0)
+    host = Network([4, 5, 3], activation="identity", output="sigmoid", dtype="float64", seed=1)
+    dev = host.to("array_api_strict", "device1")
+    kwargs = {"epochs": 2, "batch_size": 4, "optimizer": "sgd", "progress": False}
+    a = train(host, images, labels, validation=_data(6, 1), **kwargs)
+    b = train(dev, images, labels, validation=_data(6, 1), **kwargs)
+    for ra, rb in zip(a.records, b.records, strict=True):
+        assert rb.validation_cost == pytest.approx(ra.validation_cost, rel=1e-12)
+        assert rb.saturation == ra.saturation == [0.0, rb.saturation[1]]
+    np.testing.assert_allclose(to_numpy(dev.weights[0]), host.weights[0], rtol=1e-12)
+
+
+def test_unknown_optimizer_name_is_a_value_error() -> None:
+    images, labels = _data(4, 0)
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        train(Network([4, 3]), images, labels, optimizer="rmsprop", progress=False)
+
+
+def test_memory_budget_reaches_the_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    import anyarray_nn.training.epoch as epoch_module
+
+    seen: list[object] = []
+    real = epoch_module.BatchIterator
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs.get("memory_budget", "absent"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(epoch_module, "BatchIterator", spy)
+    images, labels = _data(8, 0)
+    train(Network([4, 3]), images, labels, epochs=1, memory_budget=12345, progress=False)
+    assert seen == [12345]
+
+
+def test_divergence_message_is_literal() -> None:
+    from anyarray_nn.training import DivergenceError, History
+
+    first = DivergenceError(1, 0.5, History())
+    assert str(first) == (
+        "training diverged in epoch 1: the cost became NaN or infinite with learning rate "
+        "0.5; try a smaller learning rate (e.g. 0.05). The network keeps the weights of the "
+        "start (the initial weights)."
+    )
+    assert str(DivergenceError(3, 2.0, History())).endswith(
+        "(e.g. 0.2). The network keeps the weights of epoch 2."
+    )
+
+
+def test_early_stopping_and_history_defaults() -> None:
+    from anyarray_nn.training import History
+    from anyarray_nn.training.early_stopping import EarlyStopping
+
+    fresh = EarlyStopping(2)
+    assert fresh.state() == {"best_accuracy": -1.0, "epochs_without_improvement": 0}
+    assert fresh.best_parameters is None
+    net = Network([3, 2], seed=0)
+    before = net.get_weights()[0][0].copy()
+    fresh.restore_best(net)  # nothing kept yet: nothing to restore
+    np.testing.assert_array_equal(net.get_weights()[0][0], before)
+    loaded = EarlyStopping(2)
+    loaded.best_accuracy, loaded.epochs_without_improvement = 0.5, 3
+    loaded.load_state({}, None)
+    assert loaded.state() == {"best_accuracy": -1.0, "epochs_without_improvement": 0}
+    empty = History.from_dict({})
+    assert empty.records == [] and empty.best_epoch is None and empty.stopped_early is False
