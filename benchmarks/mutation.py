@@ -91,6 +91,14 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         _OVERWRITTEN,
     ),
     "anyarray_nn.training.epoch.xǁ_Sumsǁadd__mutmut_7": ("float(A[1].shape[0])", _ONE_PER_LAYER),
+    "anyarray_nn.training.history.xǁHistoryǁfrom_dict__mutmut_18": (
+        '"stopped_early", None)',
+        "bool(None) is False, the default it replaces",
+    ),
+    "anyarray_nn.training.history.xǁHistoryǁfrom_dict__mutmut_20": (
+        '"stopped_early", )',
+        "dict.get's default None: bool(None) is False, the default it replaces",
+    ),
 }
 
 
@@ -212,6 +220,7 @@ def markdown(result: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         "",
         f"`{result['command']}` (mutmut {result['mutmut']}, NumPy backend only; sample "
         f"{result['sample'] or 'all'} per module, seed {result['seed']}).",
+        "Timeouts count as caught (the tests ran far longer than on the unmutated code).",
         "Score = caught / (mutants - equivalent). See docs/testing.md.",
         "",
         head,

@@ -743,6 +743,9 @@ def test_predict_proba_splits_above_4096_rows_by_default(monkeypatch: pytest.Mon
     assert net.predict(X).shape == (4097,)
     assert calls == [4096, 1]
     calls.clear()
+    assert net.predict_proba(X).shape == (4097, 3)
+    assert calls == [4096, 1]
+    calls.clear()
     net.predict_proba(X[:4096, :])
     assert calls == [4096]
 
