@@ -239,6 +239,7 @@ def test_cross_entropy_is_finite_for_saturated_outputs(backend: Backend) -> None
     ],
 )
 def test_invalid_arguments(kwargs: dict, error: type, match: str) -> None:
+    kwargs = dict(kwargs)  # a copy: the parametrize dict is shared by every run of the test
     sizes = kwargs.pop("sizes")
     with pytest.raises(error, match=match):
         Network(sizes, **kwargs)
