@@ -91,6 +91,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         _OVERWRITTEN,
     ),
     "anyarray_nn.training.epoch.xǁ_Sumsǁadd__mutmut_7": ("float(A[1].shape[0])", _ONE_PER_LAYER),
+    "anyarray_nn.nn.optimizers.xǁAdamǁupdate__mutmut_15": (
+        "zip(grads, state[:n], )",
+        "strict=True only guards lengths that are equal by construction (state mirrors params)",
+    ),
     "anyarray_nn.training.history.xǁHistoryǁfrom_dict__mutmut_18": (
         '"stopped_early", None)',
         "bool(None) is False, the default it replaces",

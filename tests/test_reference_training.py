@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from anyarray_nn import Network
+from anyarray_nn import Network, to_numpy
 from anyarray_nn.training import TrainingConfig, scheduled_learning_rate, train
 from anyarray_nn.training.config import DEFAULT_LEARNING_RATES, MNIST_RECIPE, SCHEDULES
 
@@ -438,3 +438,28 @@ def test_early_stopping_and_history_defaults() -> None:
     assert loaded.state() == fresh_state
     empty = History.from_dict({})
     assert empty.records == [] and empty.best_epoch is None and empty.stopped_early is False
+
+
+def test_feature_batches_follow_the_config() -> None:
+    """``make_feature_batches``: the features as given, validation in large unshuffled batches,
+    no validation iterator without validation data, and shifts refused for features."""
+    from anyarray_nn.training.epoch import make_feature_batches
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 3)).astype(np.float32)
+    y = np.arange(10) % 2
+    net = Network([3, 2], seed=0)
+    config = TrainingConfig(batch_size=4, seed=3)
+    batches, val = make_feature_batches(net, X, y, None, config)
+    assert val is None
+    assert batches.batch_size == 4 and batches.n_samples == 10
+    seen = np.concatenate([to_numpy(Xb) for Xb, _ in batches])
+    np.testing.assert_array_equal(np.sort(seen, axis=0), np.sort(X, axis=0))
+    _, val = make_feature_batches(net, X, y, (X[:5], y[:5]), config)
+    assert val is not None and val.batch_size == 1024 and val.shuffle is False
+    assert val.n_samples == 5
+    big = TrainingConfig(batch_size=2000)
+    _, val = make_feature_batches(net, X, y, (X[:5], y[:5]), big)
+    assert val is not None and val.batch_size == 2000
+    with pytest.raises(ValueError, match=r"^max_shift \(random image shifts\) needs uint8"):
+        make_feature_batches(net, X, y, None, TrainingConfig(max_shift=1))
