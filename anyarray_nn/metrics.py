@@ -163,20 +163,13 @@ def evaluate(
     )
 
 
-def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:
-    if images.ndim == 3:
-        return (int(images.shape[1]), int(images.shape[2]))
-    side = round(network.sizes[0] ** 0.5)
-    return (side, side) if side * side == network.sizes[0] else (1, network.sizes[0])
-
-
 def _batches(
     network: Network, images: np.ndarray, labels: np.ndarray, batch_size: int
 ) -> Iterator[tuple[Any, Any]]:
     """(X, one-hot Y) device batches in order: uint8 pixels through the data pipeline."""
     n_classes = network.sizes[-1]
     if images.dtype == np.uint8:
-        from .data.batches import BatchIterator  # data loading stays independent of the math
+        from .data.batches import BatchIterator, image_shape  # data stays apart from the math
 
         yield from BatchIterator(
             images,
@@ -186,7 +179,7 @@ def _batches(
             dtype=network.dtype_name,
             shuffle=False,
             num_classes=n_classes,
-            image_shape=_image_shape(images, network),
+            image_shape=image_shape(images, network.sizes[0]),
         )
         return
     n = images.shape[0]

@@ -334,9 +334,9 @@ def test_one_sample_sets_are_averaged_over_one() -> None:
     ],
 )
 def test_image_shape_of_the_shifts(shape, sizes, want) -> None:  # type: ignore[no-untyped-def]
-    from anyarray_nn.training.epoch import _image_shape
+    from anyarray_nn.data.batches import image_shape
 
-    assert _image_shape(np.zeros(shape, np.uint8), Network(sizes)) == want
+    assert image_shape(np.zeros(shape, np.uint8), Network(sizes).sizes[0]) == want
 
 
 def test_diagnostics_without_validation_tell_hidden_from_output_layers() -> None:

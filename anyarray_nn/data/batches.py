@@ -42,7 +42,7 @@ from .augment import ShiftedRows, shift_images
 from .cupy_stream import CupyStreamer
 from .distortions import BoundDistortions, Distortions
 
-__all__ = ["BatchIterator"]
+__all__ = ["BatchIterator", "image_shape"]
 
 Array = Any
 
@@ -381,3 +381,12 @@ def _as_int(value: Any, name: str, *, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def image_shape(images: Any, n_inputs: int) -> tuple[int, int]:
+    """(height, width) of host ``images``: their own for (N, H, W), else square when
+    ``n_inputs`` is a square number, else one row."""
+    if len(images.shape) == 3:
+        return (int(images.shape[1]), int(images.shape[2]))
+    side = math.isqrt(n_inputs)
+    return (side, side) if side * side == n_inputs else (1, n_inputs)

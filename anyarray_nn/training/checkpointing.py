@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ..backend import to_numpy
 from ..nn.network import Network
 from ..nn.optimizers import Optimizer
 from ..persistence import (
@@ -26,6 +25,9 @@ from ..persistence import (
 from .config import TrainingConfig
 from .early_stopping import EarlyStopping
 from .history import History
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Checkpoints", "check_resumed_config", "data_identity"]
 
@@ -147,7 +149,7 @@ def data_identity(images: Any, labels: Any, validation: tuple[Any, Any] | None) 
     for pair in pairs:
         for a in pair:
             sha.update(str(a.shape).encode())
-            sha.update(np.ascontiguousarray(a).tobytes())
+            sha.update(to_numpy(a).tobytes())  # C order, whatever the layout
     return {
         "train_size": int(labels.shape[0]),
         "validation_size": 0 if validation is None else int(validation[1].shape[0]),

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..backend import to_numpy
-from ..data.batches import BatchIterator
+from ..data.batches import BatchIterator, image_shape
 from ..data.distortions import DISTORTION_PRESETS
 from ..data.feature_batches import FeatureBatchIterator, is_image_data
 from ..nn import propagation
@@ -60,7 +60,7 @@ def make_batches(
         num_classes=network.sizes[-1],
         memory_budget=memory_budget,
         max_shift=config.max_shift,
-        image_shape=_image_shape(images, network),
+        image_shape=image_shape(images, network.sizes[0]),
         distortions=DISTORTION_PRESETS[config.distortions],
     )
     if validation is None:
@@ -73,7 +73,7 @@ def make_batches(
         dtype=network.dtype_name,
         shuffle=False,
         num_classes=network.sizes[-1],
-        image_shape=_image_shape(validation[0], network),
+        image_shape=image_shape(validation[0], network.sizes[0]),
     )
     return batches, val_batches
 
@@ -108,15 +108,6 @@ def make_dropout(network: Network, config: TrainingConfig) -> DropoutMasks | Non
     return DropoutMasks(
         network.backend, network.dtype_name, config.dropout, widths, config.batch_size, config.seed
     )
-
-
-def _image_shape(images: np.ndarray, network: Network) -> tuple[int, int]:
-    """(height, width) of the images, for the shifts: square unless they say otherwise."""
-    if len(images.shape) == 3:
-        return (int(images.shape[1]), int(images.shape[2]))
-    n = network.sizes[0]
-    side = math.isqrt(n)
-    return (side, side) if side * side == n else (1, n)
 
 
 class _Sums:
