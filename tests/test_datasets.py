@@ -13,13 +13,14 @@ from anyarray_nn.cli import main
 from anyarray_nn.data import (
     DATASET_NAMES,
     DATASETS,
+    MNIST_FILES,
     ChecksumError,
     MNISTNotFoundError,
     load_dataset,
     load_idx_folder,
     write_idx,
 )
-from anyarray_nn.data.datasets import find_idx_files
+from anyarray_nn.data.datasets import KMNIST_ARCHIVES, find_idx_files
 from anyarray_nn.experiments import prepare_data
 
 #: Where tests find the real Fashion-MNIST files (CI: Debian's dataset-fashion-mnist).
@@ -47,7 +48,13 @@ def test_the_named_sets_have_class_names_and_mirrors() -> None:
         assert len(info.class_names) == 10
         assert info.mirrors and all(m.startswith(("http://", "https://")) for m in info.mirrors)
     assert DATASETS["fashion-mnist"].class_names[9] == "Ankle boot"
-    assert DATASETS["kmnist"].sha256 is None  # not recorded: see docs/data.md
+    assert all(info.verifiable for info in DATASETS.values())
+    # KMNIST: the archives' digests (the decompressed files' are not recorded; docs/data.md)
+    kmnist = DATASETS["kmnist"]
+    assert kmnist.sha256 is None and kmnist.archives == KMNIST_ARCHIVES
+    assert set(KMNIST_ARCHIVES) == set(MNIST_FILES)
+    for size, sha in KMNIST_ARCHIVES.values():
+        assert size > 5000 and len(sha) == 64 and int(sha, 16) >= 0
 
 
 def test_an_idx_folder_of_any_size_and_classes(tmp_path: Path) -> None:
@@ -71,8 +78,8 @@ def test_verification_names_the_command_line_flag(tmp_path: Path) -> None:
     folder = _letters(tmp_path / "letters")
     with pytest.raises(ChecksumError, match="--no-verify"):
         load_dataset("fashion-mnist", folder, download=False)
-    with pytest.raises(ValueError, match="--no-verify"):
-        load_dataset("kmnist", folder)
+    with pytest.raises(ChecksumError, match=r"\.gz archive as published.*--no-verify"):
+        load_dataset("kmnist", folder, download=False)
     # KMNIST's names do not fit 26 classes: the label values name them instead.
     assert load_dataset("kmnist", folder, verify=False).class_names[1] == "1"
 

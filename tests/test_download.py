@@ -9,6 +9,7 @@ connection, or stall.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import socket
@@ -23,11 +24,14 @@ import pytest
 
 from anyarray_nn.data import (
     MNIST_FILES,
+    ChecksumError,
     DownloadError,
     MNISTNotFoundError,
+    datasets,
     download_mnist,
     load_mnist,
 )
+from anyarray_nn.data.mnist_files import ArchiveDigest
 
 N_TRAIN, N_TEST = 10, 5
 
@@ -55,8 +59,9 @@ SUMS = {stem: hashlib.sha256(data).hexdigest() for stem, data in RAW.items()}
 
 class _Handler(BaseHTTPRequestHandler):
     """``/<mode>/<file>``: ``good``, ``missing`` (404), ``wrong`` (other MNIST-format
-    bytes), ``garbage`` (not gzip/IDX), ``dies`` (Content-Length larger than what is sent,
-    then close), ``stall`` (sleeps before answering)."""
+    bytes), ``recompressed`` (the right IDX bytes, another .gz), ``garbage`` (not
+    gzip/IDX), ``dies`` (Content-Length larger than what is sent, then close), ``stall``
+    (sleeps before answering)."""
 
     protocol_version = "HTTP/1.1"
 
@@ -74,6 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
             other = bytearray(RAW[name[:-3]])
             other[-1] ^= 0xFF
             self._send(200, gzip.compress(bytes(other), mtime=0))
+        elif mode == "recompressed":  # the same IDX bytes in another gzip stream
+            self._send(200, gzip.compress(RAW[name[:-3]], compresslevel=1, mtime=1))
         elif mode == "garbage":
             self._send(200, b"<html>a captive portal</html>")
         elif mode == "dies":
@@ -391,3 +398,84 @@ def test_announced_length_above_the_cap_is_refused_at_once(server: _Server, tmp_
     with pytest.raises(DownloadError, match="announces 10737418240 bytes"):
         download_mnist(folder, mirrors=[_url(server, "huge")])  # the original MNIST's cap
     assert _listing(folder) == []
+
+
+# --------------------------------------------------------------------------------------
+# data sets verified by their archives as published (KMNIST)
+# --------------------------------------------------------------------------------------
+
+ARCHIVES = {
+    stem: ArchiveDigest(len(GZ[f"{stem}.gz"]), hashlib.sha256(GZ[f"{stem}.gz"]).hexdigest())
+    for stem in MNIST_FILES
+}
+NO_SUMS = dict.fromkeys(MNIST_FILES)  # no digest of the decompressed bytes
+
+
+def test_archive_digests_check_the_bytes_as_served(server: _Server, tmp_path: Path) -> None:
+    folder = download_mnist(
+        tmp_path / "k", mirrors=[_url(server, "good")], checksums=NO_SUMS, archives=ARCHIVES
+    )
+    assert all((folder / name).read_bytes() == body for name, body in GZ.items())
+    # The same IDX bytes in another gzip stream are not the archive as published.
+    with pytest.raises(DownloadError, match="archive as served") as info:
+        download_mnist(
+            tmp_path / "r",
+            mirrors=[_url(server, "recompressed")],
+            checksums=NO_SUMS,
+            archives=ARCHIVES,
+        )
+    assert ARCHIVES["train-images-idx3-ubyte"].sha256 in str(info.value)
+    assert _listing(tmp_path / "r") == []
+
+
+def test_archive_size_is_the_download_cap(server: _Server, tmp_path: Path) -> None:
+    size = ARCHIVES["train-images-idx3-ubyte"].size
+    with pytest.raises(DownloadError, match=f"more than the {size}-byte cap"):
+        download_mnist(
+            tmp_path / "k", mirrors=[_url(server, "endless")], checksums=NO_SUMS, archives=ARCHIVES
+        )
+    assert _listing(tmp_path / "k") == []
+
+
+def test_unverified_download_of_a_named_set(server: _Server, tmp_path: Path) -> None:
+    # No digest at all (a set loaded with verify=False): format checks only, no crash.
+    folder = download_mnist(
+        tmp_path / "u", mirrors=[_url(server, "recompressed")], checksums=NO_SUMS
+    )
+    assert len(_listing(folder)) == 4
+
+
+@pytest.fixture
+def kmnist_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The KMNIST entry of the catalogue, with the synthetic archives' digests."""
+    kmnist = dataclasses.replace(datasets.DATASETS["kmnist"], archives=ARCHIVES)
+    monkeypatch.setattr(datasets, "DATASETS", {**datasets.DATASETS, "kmnist": kmnist})
+
+
+@pytest.mark.usefixtures("kmnist_here")
+def test_kmnist_downloads_verifies_and_loads(server: _Server, tmp_path: Path) -> None:
+    data = datasets.load_dataset("kmnist", mirrors=[_url(server, "good")])
+    assert data.source == tmp_path / "xdg-cache" / "anyarray_nn" / "kmnist"
+    assert data.class_names[:3] == ("o", "ki", "su")
+    np.testing.assert_array_equal(data.test_images, ARRAYS["t10k-images-idx3-ubyte"])
+    again = datasets.load_dataset("kmnist", download=False)  # verified again from the cache
+    np.testing.assert_array_equal(again.train_labels, data.train_labels)
+    # A decompressed copy cannot be checked against the archives: say so, and the way out.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for stem, raw in RAW.items():
+        (plain / stem).write_bytes(raw)
+    with pytest.raises(ChecksumError, match="only the original archive can be checked"):
+        datasets.load_dataset("kmnist", plain, download=False)
+    assert datasets.load_dataset("kmnist", plain, verify=False).n_classes == 10
+
+
+def test_failed_download_of_a_named_set_says_how_to_use_its_files(
+    tmp_path: Path, dead_url: str
+) -> None:
+    with pytest.raises(DownloadError) as info:
+        datasets.load_dataset("fashion-mnist", mirrors=[dead_url])
+    message = str(info.value)
+    assert "--dataset fashion-mnist --data-dir" in message and "ANYARRAY_NN_DATA" not in message
+    # Nothing is left in the cache, not even the set's folder.
+    assert _listing(tmp_path / "xdg-cache" / "anyarray_nn") == []

@@ -1,11 +1,12 @@
 """Image data sets by name (MNIST, Fashion-MNIST, KMNIST) and any folder of IDX file pairs.
 
-Every named set is four IDX files with MNIST's canonical names, downloaded into the cache
-(``$XDG_CACHE_HOME/anyarray_nn/<name>`` or ``~/.cache/anyarray_nn/<name>``) on first use and
-verified by the SHA-256 of the decompressed bytes, exactly like MNIST
-(:mod:`anyarray_nn.data.mnist`, whose download and checks this module reuses).  Any other
-folder of IDX pairs (images of any size, any number of classes) loads with ``verify=False``:
-then the files are only format-checked.
+Every named set (:mod:`anyarray_nn.data.catalog`) is four IDX files with MNIST's canonical
+names, downloaded into the cache (``$XDG_CACHE_HOME/anyarray_nn/<name>`` or
+``~/.cache/anyarray_nn/<name>``) on first use and verified by SHA-256 like MNIST
+(:mod:`anyarray_nn.data.mnist`, whose download and checks this module reuses): of the
+decompressed bytes, or for KMNIST of the ``.gz`` archives as published.  Any other folder of
+IDX pairs (images of any size, any number of classes) loads with ``verify=False``: then the
+files are only format-checked.
 
 Examples
 --------
@@ -18,21 +19,22 @@ Examples
 from __future__ import annotations
 
 import os
-import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .download import MNIST_MIRRORS, download_mnist
+from .catalog import DATASET_NAMES, DATASETS, FASHION_MNIST_SHA256, KMNIST_ARCHIVES, DatasetInfo
+from .download import DownloadError, download_mnist
 from .idx import IDXFormatError, PathLike, _read_idx, check_labels
 from .mnist import load_mnist
 from .mnist_files import (
     DATA_ENV_VAR,
     MNIST_FILES,
-    MNIST_SHA256,
+    ArchiveDigest,
     MNISTNotFoundError,
+    check_archive,
     check_sha256,
     default_cache_dir,
     find_mnist_files,
@@ -42,6 +44,7 @@ __all__ = [
     "DATASETS",
     "DATASET_NAMES",
     "FASHION_MNIST_SHA256",
+    "KMNIST_ARCHIVES",
     "Dataset",
     "DatasetInfo",
     "find_idx_files",
@@ -49,94 +52,6 @@ __all__ = [
     "load_idx_folder",
 ]
 
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What the library knows of a named data set.
-
-    Attributes
-    ----------
-    name : str
-    title : str
-    homepage : str
-    mirrors : tuple of str
-        Base URLs serving ``<canonical name>.gz``, tried in order.
-    sha256 : mapping of str to str, or None
-        SHA-256 of each file's decompressed bytes; ``None`` when not recorded here (the
-        set then loads only with ``verify=False``).
-    class_names : tuple of str
-    """
-
-    name: str
-    title: str
-    homepage: str
-    mirrors: tuple[str, ...]
-    sha256: Mapping[str, str] | None
-    class_names: tuple[str, ...]
-
-
-#: SHA-256 of the decompressed Fashion-MNIST files, computed from Debian's
-#: ``dataset-fashion-mnist`` package (the same bytes as Zalando's release).
-FASHION_MNIST_SHA256: Mapping[str, str] = types.MappingProxyType(
-    {
-        "train-images-idx3-ubyte": (
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
-        ),  # 47040016 bytes
-        "train-labels-idx1-ubyte": (
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
-        ),  # 60008 bytes
-        "t10k-images-idx3-ubyte": (
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
-        ),  # 7840016 bytes
-        "t10k-labels-idx1-ubyte": (
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
-        ),  # 10008 bytes
-    }
-)
-
-#: The named data sets, by the name ``load_dataset`` and ``--dataset`` take.
-DATASETS: Mapping[str, DatasetInfo] = types.MappingProxyType(
-    {
-        "mnist": DatasetInfo(
-            "mnist",
-            "MNIST handwritten digits",
-            "https://yann.lecun.com/exdb/mnist/",
-            MNIST_MIRRORS,
-            MNIST_SHA256,
-            tuple(str(d) for d in range(10)),
-        ),
-        "fashion-mnist": DatasetInfo(
-            "fashion-mnist",
-            "Fashion-MNIST (Zalando article images)",
-            "https://github.com/zalandoresearch/fashion-mnist",
-            ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-            FASHION_MNIST_SHA256,
-            (
-                "T-shirt/top",
-                "Trouser",
-                "Pullover",
-                "Dress",
-                "Coat",
-                "Sandal",
-                "Shirt",
-                "Sneaker",
-                "Bag",
-                "Ankle boot",
-            ),
-        ),
-        "kmnist": DatasetInfo(
-            "kmnist",
-            "Kuzushiji-MNIST (cursive Japanese hiragana)",
-            "https://github.com/rois-codh/kmnist",
-            ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
-            None,  # not verified here: see docs/data.md
-            ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
-        ),
-    }
-)
-
-#: Names accepted by :func:`load_dataset` (and ``--dataset``).
-DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
 
 _SPLIT_PATTERNS = {  # other spellings of the four files (e.g. EMNIST's), tried in order
     "train-images-idx3-ubyte": ("*train*images*idx3*",),
@@ -218,6 +133,7 @@ def load_idx_folder(
     checksums: Mapping[str, str] | None = None,
     name: str | None = None,
     class_names: Sequence[str] | None = None,
+    archives: Mapping[str, ArchiveDigest] | None = None,
 ) -> Dataset:
     """Load a folder of training and test IDX pairs: any image size, any number of classes.
 
@@ -233,13 +149,16 @@ def load_idx_folder(
     name : str, optional
     class_names : sequence of str, optional
         Default: the label values as text, ``"0"`` to ``str(max(label))``.
+    archives : mapping of str to ArchiveDigest, optional
+        Expected size and SHA-256 of each ``.gz`` file as published, by canonical name,
+        checked before the file is decompressed; ``None``: no such check.
 
     Raises
     ------
     MNISTNotFoundError
         A file is missing.
     ChecksumError
-        A file's content differs from ``checksums``.
+        A file's content differs from ``checksums`` or ``archives``.
     IDXFormatError
         A malformed file, mismatched counts, or test images of another size.
     """
@@ -249,7 +168,7 @@ def load_idx_folder(
     if missing:
         where = "does not exist" if not folder.is_dir() else f"lacks {', '.join(missing)}"
         raise MNISTNotFoundError(f"IDX folder {folder} {where} (plain or .gz)")
-    arrays = {stem: _read(files[stem], stem, checksums) for stem in MNIST_FILES}
+    arrays = {stem: _read(files[stem], stem, checksums, archives) for stem in MNIST_FILES}
     train_x, train_y, test_x, test_y = (arrays[stem] for stem in MNIST_FILES)
     check_labels(files[MNIST_FILES[1]], train_y, len(train_x), None)
     check_labels(files[MNIST_FILES[3]], test_y, len(test_x), None)
@@ -265,7 +184,14 @@ def load_idx_folder(
     return Dataset(train_x, train_y, test_x, test_y, folder, name, names)
 
 
-def _read(path: Path, stem: str, checksums: Mapping[str, str] | None) -> np.ndarray:
+def _read(
+    path: Path,
+    stem: str,
+    checksums: Mapping[str, str] | None,
+    archives: Mapping[str, ArchiveDigest] | None,
+) -> np.ndarray:
+    if archives is not None:
+        check_archive(path, stem, archives)  # before a byte is decompressed
     ndim = 3 if "-images-" in stem else 1
     array, sha = _read_idx(path, ndim=ndim, dtype=np.uint8, want_sha256=checksums is not None)
     if checksums is not None:
@@ -311,9 +237,10 @@ def load_dataset(
     download : bool, default True
         Whether missing files of a named set may be downloaded.
     verify : bool, default True
-        Check every file against the set's SHA-256 (decompressed bytes).  ``False``: only
-        format checks (for other data in the same format; ``--no-verify`` on the command
-        line).
+        Check every file against the set's SHA-256 (of the decompressed bytes; for KMNIST,
+        of the ``.gz`` files as published, so only the original archives pass).  ``False``:
+        only format checks (for other data in the same format, or a decompressed copy of
+        KMNIST; ``--no-verify`` on the command line).
     mirrors : sequence of str, optional
         Base URLs to download from instead of the set's own.
     progress : bool, optional
@@ -347,7 +274,7 @@ def load_dataset(
             timeout=timeout,
         )
         return Dataset(*_splits(mnist), mnist.source, "mnist", info.class_names)
-    if verify and info.sha256 is None:
+    if verify and not info.verifiable:
         raise ValueError(
             f"no SHA-256 is recorded for {info.name} in this version: load it with "
             "verify=False (command line: --no-verify); the files are then format-checked only"
@@ -360,15 +287,34 @@ def load_dataset(
         if not download:
             return load_idx_folder(folder)  # raises the not-found error with the details
         sums = dict(info.sha256) if info.sha256 else dict.fromkeys(MNIST_FILES)
-        download_mnist(
-            folder,
-            mirrors=mirrors or info.mirrors,
-            progress=progress,
-            checksums=sums,
-            timeout=timeout,
-        )
-    sums = info.sha256 if verify else None
-    return load_idx_folder(folder, checksums=sums, name=info.name, class_names=info.class_names)
+        try:
+            download_mnist(
+                folder,
+                mirrors=mirrors or info.mirrors,
+                progress=progress,
+                checksums=sums,
+                timeout=timeout,
+                archives=info.archives,
+            )
+        except DownloadError as exc:  # the way out names this set, not MNIST
+            raise DownloadError(exc.name, exc.failures, _how_to_point(info)) from None
+    return load_idx_folder(
+        folder,
+        checksums=info.sha256 if verify else None,
+        name=info.name,
+        class_names=info.class_names,
+        archives=info.archives if verify else None,
+    )
+
+
+def _how_to_point(info: DatasetInfo) -> str:
+    names = ", ".join(MNIST_FILES)
+    return (
+        f"To use {info.name} files you already have (e.g. on a machine without network), put "
+        f"the four files ({names}, plain or .gz) in a folder and point the loader at it: "
+        f'load_dataset("{info.name}", data_dir="path/to/{info.name}"), or the command-line '
+        f"options --dataset {info.name} --data-dir path/to/{info.name}."
+    )
 
 
 def _splits(data: object) -> tuple[np.ndarray, ...]:

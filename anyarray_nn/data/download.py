@@ -12,6 +12,7 @@ failed download leaves nothing in the cache.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import logging
 import sys
@@ -30,6 +31,7 @@ from .idx import IDXFormatError, PathLike, _read_idx
 from .mnist_files import (
     HOW_TO_POINT,
     MNIST_FILES,
+    ArchiveDigest,
     ChecksumError,
     check_sha256,
     default_cache_dir,
@@ -73,14 +75,21 @@ class DownloadError(OSError):
         The file that failed (e.g. ``"train-images-idx3-ubyte.gz"``).
     failures : list of (str, str)
         ``(url, what went wrong)`` for each mirror tried, in order.
+
+    Parameters
+    ----------
+    how_to : str, optional
+        The message's last sentence: how to use local files instead (MNIST's by default).
     """
 
-    def __init__(self, filename: str, failures: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, filename: str, failures: list[tuple[str, str]], how_to: str = HOW_TO_POINT
+    ) -> None:
         # Not OSError's ``filename`` slot: setting it would change how str() formats.
         self.name = filename
         self.failures = failures
         lines = "\n".join(f"  - {url}: {why}" for url, why in failures)
-        message = f"could not download {filename} from any mirror:\n{lines}\n{HOW_TO_POINT}"
+        message = f"could not download {filename} from any mirror:\n{lines}\n{how_to}"
         super().__init__(message)
 
 
@@ -143,7 +152,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, _IncompleteDownloadError):
         return f"interrupted: {exc}"
     if isinstance(exc, ChecksumError):
-        return f"checksum mismatch: SHA-256 {exc.actual}, expected {exc.expected}"
+        actual = exc.actual or "not computed"
+        return f"checksum mismatch: SHA-256 of {exc.what}: {actual}, expected {exc.expected}"
     if isinstance(exc, IDXFormatError):
         return f"not a valid IDX file: {exc.reason}"
     return f"{type(exc).__name__}: {exc}"
@@ -154,11 +164,16 @@ def _fetch(
     destination: Path,
     stem: str,
     expected_sha: str | None,
+    archive: ArchiveDigest | None,
     show: bool,
     budget: _Budget,
     cap: int,
 ) -> None:
-    """Download ``url`` to ``destination`` via a temporary file; verify before renaming."""
+    """Download ``url`` to ``destination`` via a temporary file; verify before renaming.
+
+    ``archive``: the bytes as served must have this size and SHA-256 (checked before they
+    are decompressed); ``expected_sha``: the decompressed bytes must have this SHA-256.
+    """
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     with (
         urllib.request.urlopen(request, timeout=budget.socket_timeout()) as response,
@@ -168,10 +183,18 @@ def _fetch(
         total = int(length) if length is not None and length.isdigit() else None
         if total is not None and total > cap:
             raise _TooLargeError(f"the server announces {total} bytes, more than the {cap} cap")
-        received = _receive(response, file, destination.name, total, cap, show, budget)
+        digest = hashlib.sha256()
+        received = _receive(response, file, destination.name, total, cap, show, budget, digest)
         # http.client does not complain when the connection closes early: check ourselves.
         if total is not None and received != total:
             raise _IncompleteDownloadError(f"connection closed after {received} of {total} bytes")
+        if archive is not None and digest.hexdigest() != archive.sha256.lower():
+            raise ChecksumError(
+                destination,
+                archive.sha256.lower(),
+                digest.hexdigest(),
+                what=f"the .gz archive as served ({received} bytes, expected {archive.size})",
+            )
         file.flush()  # the temporary file is verified before atomic_write renames it
         ndim = 3 if "-images-" in stem else 1
         limit = size_limit(stem, {stem: expected_sha} if expected_sha else {})
@@ -183,9 +206,17 @@ def _fetch(
 
 
 def _receive(
-    response: Any, file: Any, name: str, total: int | None, cap: int, show: bool, budget: _Budget
+    response: Any,
+    file: Any,
+    name: str,
+    total: int | None,
+    cap: int,
+    show: bool,
+    budget: _Budget,
+    digest: Any,
 ) -> int:
-    """Copy the body to ``file`` under the deadline and the cap; return the bytes received."""
+    """Copy the body to ``file`` (and ``digest``) under the deadline and the cap; return the
+    bytes received."""
     from tqdm.auto import tqdm  # only needed for downloads
 
     # The socket under http.client's buffer: its timeout is shortened as the deadline nears.
@@ -211,14 +242,19 @@ def _receive(
             if received > cap:
                 raise _TooLargeError(f"the server sent more than the {cap}-byte cap")
             file.write(chunk)
+            digest.update(chunk)
             bar.update(len(chunk))
             budget.socket_timeout()  # raises once the deadline has passed
 
 
-def _size_cap(stem: str, sums: Mapping[str, str], max_bytes: int | None) -> int:
+def _size_cap(
+    stem: str, sums: Mapping[str, str | None], archive: ArchiveDigest | None, max_bytes: int | None
+) -> int:
     """The most bytes a download of ``stem`` may have (gzip adds little to what it holds)."""
     if max_bytes is not None:
         return int(max_bytes)
+    if archive is not None:
+        return int(archive.size)  # exactly the published archive
     known = size_limit(stem, sums)
     return MAX_DOWNLOAD_BYTES if known is None else known + known // 100 + (64 << 10)
 
@@ -242,10 +278,11 @@ def download_mnist(
     *,
     mirrors: Sequence[str] | None = None,
     progress: bool | None = None,
-    checksums: Mapping[str, str] | None = None,
+    checksums: Mapping[str, str | None] | None = None,
     timeout: float = 30.0,
     deadline: float | None = DEFAULT_DEADLINE,
     max_bytes: int | None = None,
+    archives: Mapping[str, ArchiveDigest] | None = None,
 ) -> Path:
     """Download the MNIST files that are missing from a folder.
 
@@ -264,7 +301,8 @@ def download_mnist(
         Show a progress bar; by default only when stderr is a terminal.
     checksums : mapping of str to str, optional
         Expected SHA-256 of the decompressed bytes by canonical name, overriding
-        :data:`MNIST_SHA256` (e.g. for tests with synthetic files).
+        :data:`MNIST_SHA256` (e.g. for tests with synthetic files); a value ``None``: no
+        check of that file's decompressed bytes.
     timeout : float, default 30
         Socket timeout in seconds for connecting and for each read.
     deadline : float or None, default :data:`DEFAULT_DEADLINE`
@@ -272,7 +310,12 @@ def download_mnist(
         server that sends slowly is given up at the deadline, not after it.
     max_bytes : int, optional
         Cap on each downloaded file; default the original file's size plus 1% (gzip's
-        overhead), or :data:`MAX_DOWNLOAD_BYTES` for files of unknown size.
+        overhead), the archive's size when ``archives`` names it, or
+        :data:`MAX_DOWNLOAD_BYTES` for files of unknown size.
+    archives : mapping of str to ArchiveDigest, optional
+        Size and SHA-256 of each ``.gz`` as served, by canonical name: checked on the
+        received bytes before they are decompressed (for sets whose publishers' digests
+        are of the archives, such as KMNIST).
 
     Returns
     -------
@@ -292,32 +335,53 @@ def download_mnist(
     budget = _Budget(deadline, timeout)
     present = find_mnist_files(folder) if folder.is_dir() else {}
     todo = [stem for stem in MNIST_FILES if stem not in present]
+    created = bool(todo) and not folder.exists()
     if todo:
         folder.mkdir(parents=True, exist_ok=True)
-    for stem in todo:
-        filename = f"{stem}.gz"
-        failures: list[tuple[str, str]] = []
-        for base in bases:
-            url = urllib.parse.urljoin(base if base.endswith("/") else base + "/", filename)
-            try:
-                cap = _size_cap(stem, sums, max_bytes)
-                _fetch(url, folder / filename, stem, sums.get(stem), show, budget, cap)
-            except urllib.error.HTTPError as exc:
-                exc.close()  # it holds the response socket open otherwise
-                failures.append((url, _describe(exc)))
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                # OSError covers URLError, timeouts, resets and our incomplete-read check;
-                # ValueError covers ChecksumError and IDXFormatError.
-                if budget.expired():  # a timeout at the deadline: no other mirror is tried
-                    failures.append((url, budget.message))
-                    raise DownloadError(filename, failures) from None
-                failures.append((url, _describe(exc)))
-            else:
-                # A mirror that worked is the best bet for the remaining files.
-                bases.remove(base)
-                bases.insert(0, base)
-                break
-            logger.warning("downloading %s failed: %s", url, failures[-1][1])
-        else:
-            raise DownloadError(filename, failures)
+    try:
+        for stem in todo:
+            _download_one(
+                folder, stem, bases, sums, (archives or {}).get(stem), show, budget, max_bytes
+            )
+    except DownloadError:
+        if created and not any(folder.iterdir()):
+            folder.rmdir()  # a failed download leaves nothing behind, not even its folder
+        raise
     return folder
+
+
+def _download_one(
+    folder: Path,
+    stem: str,
+    bases: list[str],
+    sums: Mapping[str, str | None],
+    archive: ArchiveDigest | None,
+    show: bool,
+    budget: _Budget,
+    max_bytes: int | None,
+) -> None:
+    """Fetch ``<stem>.gz`` from the first of ``bases`` that serves it; move that one first."""
+    filename = f"{stem}.gz"
+    failures: list[tuple[str, str]] = []
+    for base in bases:
+        url = urllib.parse.urljoin(base if base.endswith("/") else base + "/", filename)
+        try:
+            cap = _size_cap(stem, sums, archive, max_bytes)
+            _fetch(url, folder / filename, stem, sums.get(stem), archive, show, budget, cap)
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response socket open otherwise
+            failures.append((url, _describe(exc)))
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            # OSError covers URLError, timeouts, resets and our incomplete-read check;
+            # ValueError covers ChecksumError and IDXFormatError.
+            if budget.expired():  # a timeout at the deadline: no other mirror is tried
+                failures.append((url, budget.message))
+                raise DownloadError(filename, failures) from None
+            failures.append((url, _describe(exc)))
+        else:
+            # A mirror that worked is the best bet for the remaining files.
+            bases.remove(base)
+            bases.insert(0, base)
+            return
+        logger.warning("downloading %s failed: %s", url, failures[-1][1])
+    raise DownloadError(filename, failures)

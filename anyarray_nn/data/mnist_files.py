@@ -8,10 +8,12 @@ share what is here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import types
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from .idx import PathLike
 
@@ -20,6 +22,7 @@ __all__ = [
     "MNIST_BYTES",
     "MNIST_FILES",
     "MNIST_SHA256",
+    "ArchiveDigest",
     "ChecksumError",
     "MNISTNotFoundError",
     "default_cache_dir",
@@ -79,26 +82,50 @@ HOW_TO_POINT = (
 # --------------------------------------------------------------------------------------
 
 
+class ArchiveDigest(NamedTuple):
+    """Size and SHA-256 of a ``.gz`` file exactly as its publisher serves it."""
+
+    size: int
+    sha256: str
+
+
 class ChecksumError(ValueError):
-    """A file's decompressed content does not have the expected SHA-256.
+    """A file does not have the expected SHA-256.
 
     Attributes
     ----------
     path : pathlib.Path
         The file.
     expected, actual : str
-        Hex SHA-256 digests of the decompressed IDX bytes.
+        Hex SHA-256 digests of what was checked: the decompressed IDX bytes, or for a data
+        set verified by its archives, the ``.gz`` file as published (``actual`` is then
+        empty when the size already differs).
+    what : str
+        What was checked, in words.
     """
 
-    def __init__(self, path: PathLike, expected: str, actual: str) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        expected: str,
+        actual: str,
+        *,
+        what: str = "the decompressed IDX bytes",
+    ) -> None:
         self.path = Path(path)
         self.expected = expected
         self.actual = actual
+        self.what = what
+        found = (
+            f"SHA-256 of {what} is {actual}, expected {expected}"
+            if actual
+            else f"not {what}, whose SHA-256 is {expected}"
+        )
         super().__init__(
-            f"{self.path}: SHA-256 of the decompressed IDX bytes is {actual}, expected "
-            f"{expected}. The file is corrupted or is not the data set named; delete it to "
-            "download it again, or load other data in this format without the check: "
-            "verify=False in Python, --no-verify on the command line."
+            f"{self.path}: {found}. The file is "
+            "corrupted or is not the data set named; delete it to download it again, or load "
+            "other data in this format without the check: verify=False in Python, "
+            "--no-verify on the command line."
         )
 
 
@@ -164,19 +191,54 @@ def check_sha256(
         raise ChecksumError(path, expected.lower(), str(actual))
 
 
-def size_limit(stem: str, checksums: Mapping[str, str]) -> int | None:
+def file_sha256(path: Path, size: int) -> str:
+    """The hex SHA-256 of a file's bytes, reading at most ``size`` + 1 of them."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while size >= 0 and (chunk := file.read(min(1 << 20, size + 1))):
+            digest.update(chunk)
+            size -= len(chunk)
+    return digest.hexdigest()
+
+
+def check_archive(path: Path, stem: str, archives: Mapping[str, ArchiveDigest]) -> None:
+    """Check a file against the size and SHA-256 of the ``.gz`` archive as published.
+
+    Run before the file is decompressed, so only the publisher's bytes are ever parsed.
+
+    Raises
+    ------
+    ChecksumError
+        The file is not that archive (another size or digest; a decompressed or
+        recompressed copy is neither): the message says so and names ``--no-verify``.
+    """
+    expected = archives.get(stem)
+    if expected is None:
+        return
+    size = path.stat().st_size
+    what = "the .gz archive as published"
+    if path.suffix != ".gz":  # a decompressed copy: its digest cannot be known here
+        what += f" (only the original archive can be checked; this file is {path.name})"
+    elif size != expected.size:
+        what += f" ({expected.size} bytes; this file has {size}: recompressed or damaged?)"
+    actual = file_sha256(path, size) if size == expected.size else ""
+    if actual != expected.sha256.lower():
+        raise ChecksumError(path, expected.sha256.lower(), actual, what=what)
+
+
+def size_limit(stem: str, checksums: Mapping[str, str | None]) -> int | None:
     """The decompressed size a file of canonical name ``stem`` may have.
 
     Exactly :data:`MNIST_BYTES` when it is checked against the original MNIST checksum
     (a gzip bomb under that name is refused from its header); otherwise ``None``, the IDX
     reader's general limit (:data:`~anyarray_nn.data.idx.MAX_IDX_BYTES`).
     """
-    if checksums.get(stem, "").lower() == MNIST_SHA256.get(stem):
+    if (checksums.get(stem) or "").lower() == MNIST_SHA256.get(stem):
         return MNIST_BYTES[stem]
     return None
 
 
-def merged_checksums(checksums: Mapping[str, str] | None) -> Mapping[str, str]:
+def merged_checksums(checksums: Mapping[str, str | None] | None) -> Mapping[str, str | None]:
     if checksums is None:
         return MNIST_SHA256
     unknown = set(checksums) - set(MNIST_FILES)
