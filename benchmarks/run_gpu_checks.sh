@@ -6,13 +6,16 @@
 #
 # The GPU machine has CuPy (cupy-cuda13x 14), PyTorch, numpy, pytest and tqdm but no internet and
 # no array-api-compat / array-api-strict: they travel as wheels in .whl/, pinned to the versions
-# the project is tested with.
+# the project is tested with.  scikit-learn and its dependencies travel too (43 MB of wheels with
+# the two above; 54 MB with MNIST, under the 64 MiB carry limit), so the estimators' CuPy test
+# (fit/predict on CuPy arrays with array_api_dispatch) runs; without them it is not collected.
 #
 # Preparation, once, on a machine with pip access, in the repository root:
 #   echo /.whl/ >> .git/info/exclude; echo /.mnist/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #       --implementation cp --platform manylinux_2_28_x86_64 -d .whl \
-#       array-api-compat==1.16.0 array-api-strict==2.6.1
+#       array-api-compat==1.16.0 array-api-strict==2.6.1 \
+#       scikit-learn==1.9.1 scipy==1.18.1 joblib==1.6.0 threadpoolctl==3.8.0
 #   mkdir -p .mnist && cp "$ANYARRAY_NN_DATA"/*-ubyte.gz .mnist/     # the four MNIST files
 #
 # Then ONE device-tool call.  The stages' budgets add up to 340 s (under 6 minutes); with 1-2

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
+from anyarray_nn.backend import Backend  # noqa: E402
 from anyarray_nn.estimators import NetworkClassifier, NetworkRegressor  # noqa: E402
 
 #: Checks that cannot pass, with the reason (also listed in docs/sklearn.md).
@@ -101,36 +102,57 @@ def test_regressor_learns_a_line_and_pickles() -> None:
 
 
 #: Run in a fresh interpreter: scikit-learn's array API dispatch needs SciPy's array API
-#: support, switched on by SCIPY_ARRAY_API=1 before SciPy is first imported.
-TORCH_SCRIPT = """
-import numpy as np, sklearn, torch
+#: support, switched on by SCIPY_ARRAY_API=1 before SciPy is first imported.  argv: the
+#: backend's name and device (as the test matrix names them).
+DISPATCH_SCRIPT = """
+import sys
+import array_api_compat, numpy as np, sklearn
 from sklearn.datasets import load_iris
+from anyarray_nn.backend import resolve_backend
 from anyarray_nn.estimators import NetworkClassifier, NetworkRegressor
+b = resolve_backend(sys.argv[1], None if sys.argv[2] == "None" else sys.argv[2])
 X, y = load_iris(return_X_y=True)
 X = (X - X.mean(axis=0)) / X.std(axis=0)
-Xt, yt = torch.asarray(X, dtype=torch.float32), torch.asarray(y)
+Xd = b.xp.asarray(X.astype(np.float32), device=b.device)
+yd = b.xp.asarray(y, device=b.device)
 clf = NetworkClassifier(epochs=60, learning_rate=0.01, random_state=0)
 reg = NetworkRegressor(epochs=20, random_state=0)
 with sklearn.config_context(array_api_dispatch=True):
-    clf.fit(Xt, yt)
-    assert isinstance(clf.network_.weights[0], torch.Tensor)
-    proba, pred, score = clf.predict_proba(Xt), clf.predict(Xt), clf.score(Xt, yt)
-    r = reg.fit(Xt, Xt[:, 0] * 2).predict(Xt)
-assert isinstance(proba, torch.Tensor) and tuple(proba.shape) == (150, 3)
-assert isinstance(pred, torch.Tensor) and pred.device == Xt.device
-assert isinstance(r, torch.Tensor) and tuple(r.shape) == (150,)
-print("score", score)
+    clf.fit(Xd, yd)
+    weights = clf.network_.weights[0]
+    proba, pred, score = clf.predict_proba(Xd), clf.predict(Xd), clf.score(Xd, yd)
+    r = reg.fit(Xd, Xd[:, 0] * 2).predict(Xd)
+assert tuple(proba.shape) == (150, 3) and tuple(pred.shape) == (150,) == tuple(r.shape)
+for a in (weights, proba, pred, r):  # computed and returned in the input's library and device
+    assert array_api_compat.array_namespace(a) is array_api_compat.array_namespace(Xd), type(a)
+    assert array_api_compat.device(a) == array_api_compat.device(Xd), array_api_compat.device(a)
+print("score", float(score))
 """
 
 
-def test_array_api_dispatch_with_torch() -> None:
-    pytest.importorskip("torch", reason="the array API test uses torch CPU tensors")
+def test_array_api_dispatch_on_every_backend(backend: Backend) -> None:
+    """fit/predict/score on arrays of any library of the test matrix (CuPy and the torch/JAX
+    GPUs where usable), with scikit-learn's ``array_api_dispatch`` on."""
+    if backend.name == "numpy-readonly":
+        pytest.skip("the read-only NumPy stand-in is a test namespace, not a user's array type")
     env = {**os.environ, "SCIPY_ARRAY_API": "1"}
-    run = subprocess.run(
-        [sys.executable, "-c", TORCH_SCRIPT], env=env, capture_output=True, text=True, timeout=300
-    )
+    argv = [sys.executable, "-c", DISPATCH_SCRIPT, backend.name, _device_arg(backend)]
+    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert float(run.stdout.split()[-1]) > 0.9
+
+
+def _device_arg(backend: Backend) -> str:
+    """The device as ``resolve_backend`` takes it: array_api_strict's by its name
+    (``Device('device1')``), torch's as text ("cpu", "cuda:0"), JAX's platform; else None
+    (NumPy; CuPy's current GPU)."""
+    if backend.name == "array_api_strict":
+        return repr(backend.device).split("'")[1]
+    if backend.name == "torch":
+        return str(backend.device)
+    if backend.name == "jax":
+        return str(backend.device.platform)
+    return "None"
 
 
 def test_missing_sklearn_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
