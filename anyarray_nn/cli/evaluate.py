@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from .options import add_backend, add_data, add_json, add_plot, add_progress, device, load_data
+from .options import (
+    add_backend,
+    add_data,
+    add_json,
+    add_plot,
+    add_progress,
+    device,
+    load_data,
+    recorded_data,
+)
 from .output import say, write_json_output
 
 __all__ = ["add_parser", "run"]
@@ -20,7 +29,9 @@ def add_parser(subparsers: Any) -> None:
         "evaluate",
         help="evaluate a saved model on a test set (MNIST by default)",
         description="Accuracy, cost, per-class precision and recall and the confusion "
-        "matrix of a saved model on the test set of MNIST, --dataset NAME or --data-dir.",
+        "matrix of a saved model on the test set of MNIST, --dataset NAME or --data-dir. "
+        "Without --dataset, the data set the model was trained on (recorded by `train "
+        "--save`), else MNIST.",
     )
     parser.add_argument("model", type=Path, help="a model saved by `anyarray-nn train --save`")
     add_backend(parser)
@@ -60,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from ..persistence import load_network
 
     network = load_network(args.model, args.backend, device(args.device))
+    if args.dataset is None:  # the data set the model was trained on, when recorded
+        args.dataset = recorded_data(args.model).get("dataset")
     data = load_data(args)
     t0 = time.perf_counter()
     evaluation = evaluate(network, data.test_images, data.test_labels)
@@ -75,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             "seconds": seconds,
             "metrics": evaluation.to_dict(),
             "test_accuracy": evaluation.accuracy,
+            "dataset": data.name,
             "class_names": list(data.class_names or ()),
         }
         write_json_output(args.json, payload)

@@ -235,3 +235,22 @@ def load_data(args: argparse.Namespace, **kwargs: Any) -> Any:
         verify=not args.no_verify,
         **kwargs,
     )
+
+
+def recorded_data(model: Path) -> dict[str, Any]:
+    """What ``train --save`` recorded of the model's data, checked: ``dataset`` (a name of
+    :data:`DATASET_NAMES`, else ``None``) and ``class_names`` (a list of str, else empty).
+    Both are absent from models saved before they were recorded, or by Python code."""
+    from ..persistence import read_metadata
+
+    training = read_metadata(model).get("training")
+    data = training.get("data") if isinstance(training, dict) else None
+    data = data if isinstance(data, dict) else {}
+    dataset = data.get("dataset")
+    names = data.get("class_names")
+    return {
+        "dataset": dataset if isinstance(dataset, str) and dataset in DATASET_NAMES else None,
+        "class_names": names
+        if isinstance(names, list) and all(isinstance(n, str) for n in names)
+        else [],
+    }

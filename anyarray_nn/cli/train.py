@@ -320,7 +320,12 @@ def _write_outputs(
     config = {
         **result.config,
         "backend": backend_name,
-        "data": {**data.sizes(), "train_size": args.train_size},
+        "data": {
+            **data.sizes(),
+            "train_size": args.train_size,
+            "dataset": data.name,  # predict and evaluate default to it
+            "class_names": list(data.class_names or ()),
+        },
     }
     if args.save is not None:
         from ..persistence import save_network

@@ -45,6 +45,9 @@ class DatasetInfo:
     archives : mapping of str to ArchiveDigest, or None
         Size and SHA-256 of each ``.gz`` file as published, by canonical name; ``None``
         when not recorded.  A set with neither digest loads only with ``verify=False``.
+    preprocess : str
+        How ``predict`` turns a picture into one of the set's images, one of
+        :data:`anyarray_nn.data.images.PREPROCESS_CHOICES`.
     """
 
     name: str
@@ -54,6 +57,7 @@ class DatasetInfo:
     sha256: Mapping[str, str] | None
     class_names: tuple[str, ...]
     archives: Mapping[str, ArchiveDigest] | None = None
+    preprocess: str = "mnist"
 
     @property
     def verifiable(self) -> bool:
@@ -130,6 +134,7 @@ DATASETS: Mapping[str, DatasetInfo] = types.MappingProxyType(
                 "Bag",
                 "Ankle boot",
             ),
+            preprocess="fashion",  # crop, fit 28x28, centre the box (Zalando's conversion)
         ),
         "kmnist": DatasetInfo(
             "kmnist",
@@ -139,6 +144,7 @@ DATASETS: Mapping[str, DatasetInfo] = types.MappingProxyType(
             None,  # decompressed digests not recorded: the archives' are
             ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
             archives=KMNIST_ARCHIVES,
+            preprocess="mnist",  # white-on-black 28x28 characters: the digits' conversion fits best
         ),
     }
 )

@@ -27,8 +27,9 @@ __all__ = [
     "load_digit_images",
 ]
 
-#: ``"mnist"``: MNIST's crop / fit 20x20 / centre of mass; ``"resize"``: the whole image.
-PREPROCESS_CHOICES = ("mnist", "resize")
+#: ``"mnist"``: MNIST's crop / fit 20x20 / centre of mass; ``"fashion"``: Fashion-MNIST's
+#: crop / fit 28x28 / centre of the box; ``"resize"``: the whole image.
+PREPROCESS_CHOICES = ("mnist", "fashion", "resize")
 
 
 class ImageFileError(ValueError):
@@ -42,7 +43,7 @@ def load_digit_image(
     size: tuple[int, int] = (28, 28),
     preprocess: str = "mnist",
 ) -> np.ndarray:
-    """Read one image as an MNIST-like digit.
+    """Read one image as an MNIST-like digit (or a Fashion-MNIST-like article of clothing).
 
     Parameters
     ----------
@@ -53,10 +54,12 @@ def load_digit_image(
         a light background), so the digit ends up white on black as in MNIST.
     size : (int, int)
         ``(height, width)`` of the result (square for ``preprocess="mnist"``).
-    preprocess : {"mnist", "resize"}
+    preprocess : {"mnist", "fashion", "resize"}
         ``"mnist"``: :func:`anyarray_nn.data.preprocess.mnist_like` (crop to the ink, fit
-        20x20 keeping the aspect ratio, centre by centre of mass); ``"resize"``: resize the
-        whole image (Lanczos), the conversion used before.
+        20x20 keeping the aspect ratio, centre by centre of mass); ``"fashion"``: the same
+        crop, fitted to the whole field and centred by its box (Fashion-MNIST's
+        conversion); ``"resize"``: resize the whole image (Lanczos), the conversion used
+        before.
 
     Returns
     -------
@@ -79,8 +82,8 @@ def load_digit_image(
     if preprocess not in PREPROCESS_CHOICES:
         choices = ", ".join(PREPROCESS_CHOICES)
         raise ValueError(f"preprocess must be one of {choices}, not {preprocess!r}")
-    if preprocess == "mnist" and size[0] != size[1]:
-        raise ValueError(f"preprocess='mnist' makes square images, not size {size}")
+    if preprocess != "resize" and size[0] != size[1]:
+        raise ValueError(f"preprocess={preprocess!r} makes square images, not size {size}")
     if not path.is_file():
         raise ImageFileError(f"{path}: no such image file")
     try:
@@ -96,6 +99,9 @@ def load_digit_image(
         raise ImageFileError(f"{path}: not a readable image ({exc})") from exc
     if preprocess == "mnist":
         return mnist_like(gray, invert=invert, size=int(size[0]), box=round(20 * size[0] / 28))
+    if preprocess == "fashion":
+        side = int(size[0])
+        return mnist_like(gray, invert=invert, size=side, box=side, centre="box")
     if gray.shape != tuple(size):
         resized = Image.fromarray(gray).resize((size[1], size[0]), Image.Resampling.LANCZOS)
         gray = np.asarray(resized, dtype=np.uint8)

@@ -91,6 +91,7 @@ def mnist_like(
     size: int = 28,
     box: int = 20,
     ink_threshold: float = 0.2,
+    centre: str = "mass",
 ) -> np.ndarray:
     """Turn a grayscale image of one digit into an MNIST-like ``size`` x ``size`` image.
 
@@ -107,6 +108,10 @@ def mnist_like(
     ink_threshold : float, default 0.2
         Fraction of the brightest (background-subtracted) level above which a pixel counts
         as ink for the bounding box.
+    centre : {"mass", "box"}, default "mass"
+        Place the patch by its centre of mass (MNIST) or centre its bounding box (with
+        ``box=size``: Fashion-MNIST's conversion, whose products fill the field's longer
+        side and sit in its middle).
 
     Returns
     -------
@@ -117,6 +122,8 @@ def mnist_like(
     """
     Image = _pil_image()
     gray = np.asarray(gray, dtype=np.uint8)
+    if centre not in ("mass", "box"):
+        raise ValueError(f"centre must be 'mass' or 'box', not {centre!r}")
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise ValueError(f"gray must be a 2-D image, got shape {gray.shape}")
     ink = gray.astype(np.float64)
@@ -140,10 +147,10 @@ def mnist_like(
     patch = np.clip(patch, 0.0, None)
     patch = np.clip(np.rint(patch * (255.0 / max(float(patch.max()), 1e-12))), 0, 255)
     patch = patch.astype(np.uint8)
-    cy, cx = centre_of_mass(patch)
-    centre = (size - 1) / 2.0
-    top = min(max(int(np.floor(centre - cy + 0.5)), 0), size - new_h)
-    left = min(max(int(np.floor(centre - cx + 0.5)), 0), size - new_w)
+    cy, cx = centre_of_mass(patch) if centre == "mass" else ((new_h - 1) / 2, (new_w - 1) / 2)
+    middle = (size - 1) / 2.0
+    top = min(max(int(np.floor(middle - cy + 0.5)), 0), size - new_h)
+    left = min(max(int(np.floor(middle - cx + 0.5)), 0), size - new_w)
     out[top : top + new_h, left : left + new_w] = patch
     return out
 

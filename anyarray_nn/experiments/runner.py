@@ -34,6 +34,7 @@ class DataSplits:
     validation_images: np.ndarray | None = None
     validation_labels: np.ndarray | None = None
     class_names: tuple[str, ...] | None = None
+    name: str | None = None  # the named data set, None for an unnamed IDX folder
 
     @property
     def n_classes(self) -> int:
@@ -153,6 +154,7 @@ def prepare_data(
         images, labels = images[: int(train_size)], labels[: int(train_size)]
     splits = DataSplits(images, labels, mnist.test_images, mnist.test_labels)
     splits.class_names = mnist.class_names
+    splits.name = mnist.name
     if validation_size:
         tr_x, tr_y, va_x, va_y = train_validation_split(images, labels, validation_size, seed)
         splits.train_images, splits.train_labels = tr_x, tr_y
