@@ -219,6 +219,7 @@ def test_training_defaults_are_literal() -> None:
         "seed": 0,
         "dropout": 0.0,
         "distortions": "none",
+        "standardize": False,
     }
     assert DEFAULT_LEARNING_RATES == {"sgd": 0.1, "momentum": 0.02, "adam": 1e-3}
     assert SCHEDULES == ("constant", "step", "cosine")

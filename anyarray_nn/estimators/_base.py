@@ -23,6 +23,7 @@ from ..data.feature_batches import to_backend
 from ..nn.network import Network
 from ..nn.optimizers import get_optimizer
 from ..training import DEFAULT_LEARNING_RATES, History, TrainingConfig, train
+from ..training.standardize import feature_statistics
 
 Array = Any
 
@@ -94,10 +95,7 @@ class NetworkEstimator(BaseEstimator):
         """Mean and standard deviation of the training rows (constant columns: scale 1)."""
         self.mean_, self.scale_ = None, None
         if self.standardize:
-            xp = self.network_.xp
-            std = xp.std(Xd, axis=0)
-            self.mean_ = xp.mean(Xd, axis=0)
-            self.scale_ = xp.where(std > 0.0, std, xp.ones_like(std))
+            self.mean_, self.scale_ = feature_statistics(self.network_.xp, Xd)
 
     # ------------------------------------------------------------------ training
     def _new_network(self, backend: Backend, n_in: int, n_out: int, seed: int) -> Network:

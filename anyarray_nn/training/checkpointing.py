@@ -25,6 +25,7 @@ from ..persistence import (
 from .config import TrainingConfig
 from .early_stopping import EarlyStopping
 from .history import History
+from .standardize import Standardization
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,6 +75,8 @@ class Checkpoints:
         self.config = config
         self.rng = rng
         self.stopping = stopping
+        #: Set by ``train`` when it standardises features: the best model is saved folded.
+        self.standardization: Standardization | None = None
 
     def resume(self) -> tuple[int, History]:
         """Restore the run from the checkpoint, when it exists.
@@ -139,7 +142,10 @@ class Checkpoints:
     def save_best(self) -> None:
         """Write the network as the best model so far."""
         if self.best_path is not None:
-            save_network(self.network, self.best_path)
+            network = self.network
+            if self.standardization is not None:  # a file that reads raw features
+                network = self.standardization.folded_copy(network)
+            save_network(network, self.best_path)
 
 
 def data_identity(images: Any, labels: Any, validation: tuple[Any, Any] | None) -> dict[str, Any]:

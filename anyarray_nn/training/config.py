@@ -62,6 +62,11 @@ class TrainingConfig:
     distortions : {"none", "light", "simard", "ciresan"}
         Random elastic (and affine) distortions of every training image, on the device
         (:data:`anyarray_nn.data.distortions.DISTORTION_PRESETS`).
+    standardize : bool
+        Train numeric features (not ``uint8`` images) standardised by the training rows'
+        mean and standard deviation, folded into the first layer when training ends, so the
+        trained network still takes the features as given
+        (:mod:`anyarray_nn.training.standardize`).
     """
 
     epochs: int = 10
@@ -79,12 +84,15 @@ class TrainingConfig:
     seed: int = 0
     dropout: float = 0.0
     distortions: str = "none"
+    standardize: bool = False
 
     def __post_init__(self) -> None:
         if int(self.epochs) < 0:
             raise ValueError(f"epochs must be >= 0, not {self.epochs}")
         if int(self.batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, not {self.batch_size}")
+        if not isinstance(self.standardize, bool):
+            raise ValueError(f"standardize must be True or False, not {self.standardize!r}")
         for name in ("learning_rate", "momentum", "weight_decay", "gamma", "min_learning_rate"):
             setattr(self, name, float(getattr(self, name)))
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0.0):

@@ -23,6 +23,7 @@ from .early_stopping import EarlyStopping
 from .epoch import make_batches, make_dropout, run_epoch
 from .history import EpochRecord, History
 from .progress import ProgressBar
+from .standardize import Standardization, folded_when_done
 
 if TYPE_CHECKING:
     import numpy as np
@@ -99,15 +100,16 @@ def train(
         The cost became NaN or infinite; the weights of the last good epoch are kept.
     """
     config, optimizer = _config_and_optimizer(config, optimizer, overrides)
-    if checkpoint is None and resume:
-        raise ValueError("resume=True needs a checkpoint path")
-    if config.patience is not None and validation is None:
-        raise ValueError("early stopping (patience) needs a validation set")
-    batches, val_batches = make_batches(network, images, labels, validation, config, memory_budget)
+    _check_arguments(config, checkpoint, resume, validation)
+    standardization, fit_images, fit_validation = _standardized(network, images, validation, config)
+    batches, val_batches = make_batches(
+        network, fit_images, labels, fit_validation, config, memory_budget
+    )
     stopping = EarlyStopping(config.patience, by_cost=not batches.one_hot)  # regression: cost
     checkpoints = Checkpoints(
         checkpoint, network, optimizer, config, batches.rng, stopping, (images, labels, validation)
     )
+    checkpoints.standardization = standardization  # the best-model file gets the folded copy
     start_epoch, history = checkpoints.resume() if resume else (0, History())
     last_good = LastGoodEpoch(network, optimizer)
     dropout = make_dropout(network, config)
@@ -115,7 +117,7 @@ def train(
     # A diverging run overflows; NumPy (and array_api_strict, built on it) would warn at
     # every step (or raise under ``-W error``) before the epoch's check reports it once,
     # as a DivergenceError.
-    with floating_point_errors_ignored(), bar:
+    with folded_when_done(network, standardization), floating_point_errors_ignored(), bar:
         for epoch in range(start_epoch + 1, config.epochs + 1):
             if history.stopped_early:
                 break
@@ -140,8 +142,31 @@ def train(
             checkpoints.save(epoch, history)
             if callback is not None:
                 callback(record)
-    stopping.restore_best(network)
+        stopping.restore_best(network)
     return history
+
+
+def _check_arguments(
+    config: TrainingConfig, checkpoint: Any, resume: bool, validation: Any
+) -> None:
+    if checkpoint is None and resume:
+        raise ValueError("resume=True needs a checkpoint path")
+    if config.patience is not None and validation is None:
+        raise ValueError("early stopping (patience) needs a validation set")
+
+
+def _standardized(
+    network: Network, images: Any, validation: tuple[Any, Any] | None, config: TrainingConfig
+) -> tuple[Standardization | None, Any, tuple[Any, Any] | None]:
+    """With ``config.standardize``: the training rows' statistics, and the training and
+    validation features standardised with them, on the device."""
+    if not config.standardize:
+        return None, images, validation
+    standardization = Standardization.fit(network, images)
+    fit_validation = None
+    if validation is not None:
+        fit_validation = (standardization.apply(network, validation[0]), validation[1])
+    return standardization, standardization.apply(network, images), fit_validation
 
 
 def _config_and_optimizer(
