@@ -106,15 +106,14 @@ def test_regressor_learns_a_line_and_pickles() -> None:
 #: backend's name and device (as the test matrix names them).
 DISPATCH_SCRIPT = """
 import sys
-import array_api_compat, numpy as np, sklearn
+import array_api_compat, sklearn
 from sklearn.datasets import load_iris
-from anyarray_nn.backend import resolve_backend
+from anyarray_nn.backend import from_numpy, resolve_backend
 from anyarray_nn.estimators import NetworkClassifier, NetworkRegressor
 b = resolve_backend(sys.argv[1], None if sys.argv[2] == "None" else sys.argv[2])
 X, y = load_iris(return_X_y=True)
 X = (X - X.mean(axis=0)) / X.std(axis=0)
-Xd = b.xp.asarray(X.astype(np.float32), device=b.device)
-yd = b.xp.asarray(y, device=b.device)
+Xd, yd = from_numpy(X, b, "float32"), from_numpy(y, b)  # on the backend's device
 clf = NetworkClassifier(epochs=60, learning_rate=0.01, random_state=0)
 reg = NetworkRegressor(epochs=20, random_state=0)
 with sklearn.config_context(array_api_dispatch=True):
