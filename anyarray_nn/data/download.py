@@ -69,17 +69,19 @@ _DOWNLOAD_CHUNK = 1 << 16
 class DownloadError(OSError):
     """A file could not be downloaded from any mirror.
 
+    Parameters
+    ----------
+    filename, failures
+        As the attributes.
+    how_to : str, optional
+        The message's last sentence: how to use local files instead (MNIST's by default).
+
     Attributes
     ----------
     name : str
         The file that failed (e.g. ``"train-images-idx3-ubyte.gz"``).
     failures : list of (str, str)
         ``(url, what went wrong)`` for each mirror tried, in order.
-
-    Parameters
-    ----------
-    how_to : str, optional
-        The message's last sentence: how to use local files instead (MNIST's by default).
     """
 
     def __init__(
