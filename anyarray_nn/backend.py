@@ -47,6 +47,7 @@ __all__ = [
     "floating_point_errors_ignored",
     "from_numpy",
     "host_rng",
+    "index_dtype",
     "resolve_backend",
     "resolve_dtype",
     "to_numpy",
@@ -290,6 +291,12 @@ def _jax_x64() -> bool:
     import jax  # only reached for a JAX namespace
 
     return bool(jax.config.jax_enable_x64)
+
+
+def index_dtype(xp: ModuleType, device: Any = None) -> Any:
+    """The namespace's integer dtype for indices on ``device``: int64, but int32 on JAX
+    without 64-bit mode, where asking for int64 warns (and truncates to int32 anyway)."""
+    return xp.__array_namespace_info__().default_dtypes(device=device)["indexing"]
 
 
 def is_cupy(xp: ModuleType) -> bool:

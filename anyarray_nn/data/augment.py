@@ -35,6 +35,8 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from ..backend import index_dtype
+
 __all__ = ["EXPANSION_SHIFTS", "ShiftedRows", "expand_with_shifts", "shift_images"]
 
 Array = Any
@@ -172,8 +174,7 @@ def shift_images(
         )
     b = int(images_flat.shape[0])
     dev = array_api_compat.device(images_flat)
-    # The default index dtype: int64, but int32 on JAX without 64-bit mode (no warning).
-    itype = xp.__array_namespace_info__().default_dtypes(device=dev)["indexing"]
+    itype = index_dtype(xp, dev)  # int64, but int32 on JAX without 64-bit mode (no warning)
     dy = xp.astype(dy, itype, copy=False)
     dx = xp.astype(dx, itype, copy=False)
     if max_shift is None:
@@ -239,7 +240,9 @@ class ShiftedRows:
         windows = [padded[:, :, j : j + w] for j in range(2 * k + 1)]
         self.rows = xp.reshape(xp.stack(windows, axis=2), (-1, w))
         copies = 2 * k + 1
-        self._row_steps = xp.reshape(xp.arange(h, dtype=xp.int64, device=dev) * copies, (1, h))
+        self._index = index_dtype(xp, dev)
+        steps = xp.arange(h, dtype=self._index, device=dev) * copies
+        self._row_steps = xp.reshape(steps, (1, h))
 
     @staticmethod
     def nbytes(n: int, image_shape: tuple[int, int], max_shift: int, itemsize: int = 1) -> int:
@@ -257,7 +260,7 @@ class ShiftedRows:
         xp = self.xp
         h, w = self.shape
         k, copies = self.k, 2 * self.k + 1
-        i64 = xp.int64
+        i64 = self._index  # int64 (int32 on JAX without 64-bit mode)
         top = xp.astype(samples, i64) * (h + 2 * k) + (k - xp.astype(dy, i64))
         first = top * copies + (k - xp.astype(dx, i64))  # row 0 of each shifted image
         index = xp.reshape(xp.reshape(first, (-1, 1)) + self._row_steps, (-1,))

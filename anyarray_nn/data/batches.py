@@ -34,6 +34,7 @@ from ..backend import (
     from_numpy,
     host_permutation,
     host_rng,
+    index_dtype,
     is_cupy,
     resolve_backend,
     resolve_dtype,
@@ -189,7 +190,7 @@ class BatchIterator:
         shifted_bytes = ShiftedRows.nbytes(self.n_samples, self.image_shape, self.max_shift)
         if self.resident and self.max_shift and (budget is None or shifted_bytes <= budget):
             self._shifted = ShiftedRows(xp, self._x, self.image_shape, self.max_shift)
-            self._all = xp.arange(self.n_samples, dtype=xp.int64, device=dev)
+            self._all = xp.arange(self.n_samples, dtype=index_dtype(xp, dev), device=dev)
         self.distortions: BoundDistortions | None = None
         if distortions is not None:
             self.distortions = distortions.bind(xp, dev, self.dtype, self.image_shape)

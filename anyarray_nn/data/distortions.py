@@ -60,7 +60,10 @@ from types import ModuleType
 from typing import Any
 
 import array_api_compat
+import array_api_compat.numpy as host_xp  # the bank of fields is made on the host
 import numpy as np
+
+from ..backend import index_dtype
 
 __all__ = [
     "CIRESAN_2010",
@@ -152,7 +155,7 @@ class Distortions:
         h, w = image_shape
         rng = np.random.default_rng(self.seed)
         noise = rng.uniform(-1.0, 1.0, size=(int(self.bank_size), 2, h, w))
-        return np.asarray(smooth_fields(array_api_compat.numpy, noise, self.sigma))
+        return np.asarray(smooth_fields(host_xp, noise, self.sigma))
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-image numbers for ``n`` images from the host generator ``rng``.
@@ -245,7 +248,7 @@ class BoundDistortions:
         indices, coefficients = drawn
         xp = self.xp
         return (
-            xp.asarray(indices, dtype=xp.int64, device=self.device),
+            xp.asarray(indices, dtype=index_dtype(xp, self.device), device=self.device),
             xp.asarray(coefficients, dtype=self.dtype, device=self.device),
         )
 
@@ -277,7 +280,7 @@ class BoundDistortions:
         ----------
         X : array, shape (b, H*W)
             Floating images on this device, values typically in ``[0, 1]``.
-        indices : array of int64, shape (b, 2)
+        indices : array of the index dtype (int64; int32 on JAX without 64-bit mode), shape (b, 2)
         coefficients : array, shape (b, 8)
             Rows of :meth:`to_device`'s arrays for these images (the affine columns are
             not read when the distortions have no affine part: ``M = I``, ``t = 0``).
@@ -302,10 +305,11 @@ class BoundDistortions:
         pad = 2  # rows/cols -1 and H, H+1 read zeros
         wp = w + 2 * pad
         flat = _zero_pad(xp, X, (h, w), pad)  # (b * (H+4) * (W+4),)
-        base = xp.reshape(xp.arange(b, dtype=xp.int64, device=self.device), (b, 1))
+        itype = index_dtype(xp, self.device)  # int64 (int32 on JAX without 64-bit mode)
+        base = xp.reshape(xp.arange(b, dtype=itype, device=self.device), (b, 1))
         base = base * ((h + 2 * pad) * wp) + (pad * wp + pad)
         # r0 * wp + c0 < (H + 4) * (W + 4): exact in any float dtype for image sizes.
-        i00 = xp.astype(r0 * float(wp) + c0, xp.int64) + base
+        i00 = xp.astype(r0 * float(wp) + c0, itype) + base
         i00 = xp.reshape(i00, (-1,))
         v00, v01 = xp.take(flat, i00, axis=0), xp.take(flat, i00 + 1, axis=0)
         v10, v11 = xp.take(flat, i00 + wp, axis=0), xp.take(flat, i00 + (wp + 1), axis=0)
