@@ -5,11 +5,13 @@ submodule reached as an attribute works here, and fails in a user's process that
 imported it), and settings the session makes (``conftest.py`` turns on JAX's 64-bit mode,
 without which asking JAX for int64 warns).  So these runs start Python anew, as a user
 does, on a small synthetic IDX folder: training with shifts, elastic distortions, dropout
-and early stopping, then evaluation; and features with standardisation from Python.
+and early stopping, then evaluation (with figures) and prediction; and features with
+standardisation from Python.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -76,9 +78,19 @@ def test_cli_run_in_a_fresh_interpreter(
     assert run.returncode == 0, run.stderr[-3000:]
     assert "test accuracy" in run.stdout and run.stderr == ""
     evaluate = ["-m", "anyarray_nn", "evaluate", str(model), "--data-dir", str(idx_folder)]
-    run = _python(*evaluate, "--no-verify", *where, "-q", cwd=tmp_path)
+    evaluate += ["--no-verify", *where, "-q"]
+    if importlib.util.find_spec("matplotlib") is not None:
+        evaluate += ["--plot", str(tmp_path / "plots")]
+    run = _python(*evaluate, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stderr == ""
+    if importlib.util.find_spec("PIL") is not None:
+        from PIL import Image
+
+        Image.fromarray(np.full((40, 30), 255, np.uint8)).save(tmp_path / "blank.png")
+        run = _python("-m", "anyarray_nn", "predict", str(model), "blank.png", *where, cwd=tmp_path)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.stdout.startswith("blank.png: ") and run.stderr == ""
 
 
 @pytest.mark.parametrize(("backend", "device", "library"), BACKENDS, ids=[b[0] for b in BACKENDS])
