@@ -217,3 +217,20 @@ def test_too_little_disk_space_is_refused_before_training(
     code, _, err = _train(capsys, "--layers", "784,64,10", "--save", str(tmp_path / "model.npz"))
     assert code == 2, err
     _assert_one_line_error(err, "MB needed", "free")
+
+
+def test_missing_extras_are_said_before_any_data_is_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # `import optuna` now fails
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    missing = tmp_path / "no-mnist-here"  # reading it would be a different error
+    missing.mkdir()
+    monkeypatch.setenv("ANYARRAY_NN_DATA", str(missing))
+    assert main(["tune", "--n-trials", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "needs Optuna: pip install 'anyarray-nn[tune]'" in err and "MNIST" not in err
+    assert main(["train", "--plot", str(tmp_path / "figs")]) == 2
+    assert "pip install 'anyarray-nn[plot]'" in capsys.readouterr().err

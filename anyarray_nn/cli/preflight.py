@@ -95,7 +95,9 @@ def check_outputs(args: argparse.Namespace) -> None:
             raise UsageError(f"--plot {plot} is a file; give a folder")
         _writable_folder("--plot", plot)
         if importlib.util.find_spec("matplotlib") is None:
-            raise UsageError("--plot needs matplotlib: pip install matplotlib")
+            raise UsageError(
+                "--plot needs matplotlib: pip install 'anyarray-nn[plot]' (or matplotlib)"
+            )
 
 
 def check_settings(args: argparse.Namespace) -> None:

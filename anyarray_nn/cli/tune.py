@@ -192,8 +192,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``anyarray-nn tune``; return the exit status."""
     from ..experiments import prepare_data
     from ..tuning import SearchSpace, save_plots
+    from ..tuning.storage import import_optuna
 
     with _sigterm_as_interrupt():
+        import_optuna()  # a missing extra is said before any data is read or downloaded
         space = SearchSpace.from_overrides(args.param)
         data = prepare_data(
             args.data_dir,
