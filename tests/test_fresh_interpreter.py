@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CUPY, GPU_DRY_RUN, REQUIRE_GPU  # the one GPU probe, run once
 
 from anyarray_nn.data import write_idx
 
@@ -28,6 +29,19 @@ BACKENDS = [
     ("torch", "cpu", "torch"),
     ("jax", "cpu", "jax"),
 ]
+
+
+def _cupy_case() -> object:
+    """CuPy where usable (marked ``gpu``: the GPU script runs it); on its dry run,
+    array_api_strict's ``device1`` stands in; else skipped with the probe's reason."""
+    if GPU_DRY_RUN:
+        return pytest.param("array_api_strict", "device1", "array_api_strict", id="cupy",
+                            marks=pytest.mark.gpu)  # fmt: skip
+    marks = [pytest.mark.gpu]
+    if not (CUPY.usable or REQUIRE_GPU):
+        marks.append(pytest.mark.skip(reason=f"no usable CuPy GPU: {CUPY.reason}"))
+    return pytest.param("cupy", None, "cupy", id="cupy", marks=marks)
+
 
 FEATURES_SCRIPT = """
 import sys
@@ -64,7 +78,10 @@ def _python(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd)
 
 
-@pytest.mark.parametrize(("backend", "device", "library"), BACKENDS, ids=[b[0] for b in BACKENDS])
+@pytest.mark.parametrize(
+    ("backend", "device", "library"),
+    [*(pytest.param(*b, id=b[0]) for b in BACKENDS), _cupy_case()],
+)
 def test_cli_run_in_a_fresh_interpreter(
     backend: str, device: str | None, library: str, idx_folder: Path, tmp_path: Path
 ) -> None:
