@@ -2,8 +2,9 @@
 
 :mod:`anyarray_nn.backend` turns names into namespaces and devices; this module holds what
 each optional library needs for that (CuPy's GPU checks, PyTorch's and JAX's devices) and
-the error raised when a library or its device is not usable, and the libraries' CPU thread
-pools (:func:`limit_threads`, the command line's ``--threads``). Only
+the error raised when a library or its device is not usable, the libraries' CPU thread
+pools (:func:`limit_threads`, the command line's ``--threads``), and
+:func:`compiled_function` (JAX compiles whole pure functions). Only
 :mod:`anyarray_nn.backend` and the command line import it.
 """
 
@@ -13,6 +14,7 @@ import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -22,6 +24,7 @@ __all__ = [
     "SUPPORTED_LIBRARIES",
     "BackendUnavailableError",
     "check_gpu",
+    "compiled_function",
     "gpu_unusable",
     "import_optional",
     "jax_device",
@@ -207,3 +210,24 @@ def limit_threads(n: int, backend: str = "numpy") -> None:
         one = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         if one not in flags:
             os.environ["XLA_FLAGS"] = f"{flags} {one}".strip()
+
+
+def compiled_function(xp: ModuleType, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` compiled where a library compiles whole functions (JAX: ``jax.jit``), else
+    ``fn`` itself, which is then the standard path and the reference.
+
+    ``fn`` must be pure: arrays (and lists or tuples of them) in, the same out, written with
+    ``xp``; what it closes over is constant (JAX traces it once per input shape).  Cache
+    the result (e.g. ``functools.lru_cache`` on its maker): every call of this compiles anew.
+    """
+    if _is_jax_namespace(xp):
+        import jax  # the fast path of a library that compiles whole functions
+
+        return jax.jit(fn)
+    return fn
+
+
+def _is_jax_namespace(xp: ModuleType) -> bool:
+    import array_api_compat
+
+    return bool(array_api_compat.is_jax_namespace(xp))

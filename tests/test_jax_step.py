@@ -70,3 +70,22 @@ def test_float32_stays_float32_with_x64_on() -> None:
     _, (net, opt, grads) = _train(True, "adam", "float32", steps=2)
     arrays = [*net.parameters, *opt.state, *grads.dW, *grads.db, *grads.activations, grads.cost]
     assert all(a.dtype == jax.numpy.float32 for a in arrays)
+
+
+def test_compiled_function_on_every_backend(backend) -> None:  # type: ignore[no-untyped-def]
+    """JAX compiles a pure function of arrays and lists of arrays; elsewhere it is itself."""
+    import array_api_compat
+
+    from anyarray_nn.backend import compiled_function
+
+    xp = backend.xp
+
+    def pure(total, parts):  # type: ignore[no-untyped-def]
+        return total + xp.sum(parts[0]), [p * 2.0 for p in parts]
+
+    fn = compiled_function(xp, pure)
+    assert (fn is pure) != bool(array_api_compat.is_jax_namespace(xp))
+    parts = [from_numpy(np.arange(3.0), backend, "float32") for _ in range(2)]
+    total, doubled = fn(from_numpy(np.float32(1.0), backend), parts)
+    assert float(to_numpy(total)) == 4.0
+    np.testing.assert_array_equal(to_numpy(doubled[1]), [0.0, 2.0, 4.0])

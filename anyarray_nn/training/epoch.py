@@ -11,15 +11,18 @@ builds the batch iterators the epochs run over.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..backend import to_numpy
+from ..backend import compiled_function, to_numpy
 from ..data.batches import BatchIterator, image_shape
 from ..data.distortions import DISTORTION_PRESETS
 from ..data.feature_batches import FeatureBatchIterator, is_image_data
 from ..nn import propagation
+from ..nn.activations import Activation
 from ..nn.dropout import DropoutMasks
 from ..nn.network import Gradients, Network
 from ..nn.optimizers import Optimizer
@@ -111,48 +114,98 @@ def make_dropout(network: Network, config: TrainingConfig) -> DropoutMasks | Non
 
 
 class _Sums:
-    """The epoch's running sums, as 0-d device arrays (no host read while they grow)."""
+    """The epoch's running sums, as 0-d device arrays (no host read while they grow).
+
+    One batch is added by a pure function of the sums and the batch's arrays
+    (:func:`_accumulator`), compiled where the library compiles (JAX: one dispatch per batch
+    instead of some twenty), else run as it is.
+    """
 
     def __init__(self, network: Network, diagnostics: bool) -> None:
         self.network = network
         self.diagnostics = diagnostics
         xp = network.xp
         zero = xp.zeros((), dtype=network.dtype, device=network.device)
-        self.cost, self.correct = zero, zero
-        self.deltas = [zero] * network.n_layers
-        self.saturation = [zero] * network.n_layers
         # ReLU hidden layers: per unit, 1 once it has been active (> 0) for any sample.
         relu = network.hidden_activation.name == "relu"
         n_hidden = network.n_layers - 1 if relu and diagnostics else 0
-        self.active = [
+        active = [
             xp.zeros((network.sizes[l + 1],), dtype=network.dtype, device=network.device)
             for l in range(n_hidden)
         ]
+        L = network.n_layers
+        self.state: _State = (zero, zero, [zero] * L, [zero] * L, active)
+        self._add = _accumulator(
+            xp,
+            network.dtype,
+            network.hidden_activation,
+            network.output_activation,
+            diagnostics,
+        )
         self.n_batches = 0
+
+    @property
+    def cost(self) -> Any:
+        return self.state[0]
+
+    @property
+    def correct(self) -> Any:
+        return self.state[1]
+
+    @property
+    def deltas(self) -> list[Any]:
+        return self.state[2]
+
+    @property
+    def saturation(self) -> list[Any]:
+        return self.state[3]
+
+    @property
+    def active(self) -> list[Any]:
+        return self.state[4]
 
     def add(self, grads: Gradients, Y: Any) -> None:
         """Add one batch: its summed cost, its hits and (with diagnostics) its layers."""
-        network, xp = self.network, self.network.xp
-        A = grads.activations
-        self.cost = self.cost + grads.cost * float(A[0].shape[0])  # A^0 is the batch X
-        hits = xp.argmax(A[-1], axis=1) == xp.argmax(Y, axis=1)
-        self.correct = self.correct + xp.sum(xp.astype(hits, network.dtype))
-        if self.diagnostics:
-            L = network.n_layers
-            for l in range(L):
-                self.deltas[l] = self.deltas[l] + xp.mean(xp.abs(grads.deltas[l]))
-                phi = network.output_activation if l == L - 1 else network.hidden_activation
-                saturated = xp.astype(phi.saturated(xp, A[l + 1]), network.dtype)
-                self.saturation[l] = self.saturation[l] + xp.mean(saturated)
-            for l, active in enumerate(self.active):
-                seen = xp.astype(xp.any(A[l + 1] > 0.0, axis=0), network.dtype)
-                self.active[l] = xp.maximum(active, seen)
+        self.state = self._add(self.state, grads.cost, grads.activations, grads.deltas, Y)
         self.n_batches += 1
 
     def scalars(self) -> list[Any]:
         xp = self.network.xp
         dead = [1.0 - xp.mean(active) for active in self.active]
         return [self.cost, self.correct, *self.deltas, *self.saturation, *dead]
+
+
+#: cost sum, hits, per-layer mean |delta| sums, per-layer saturation sums, ReLU units seen active
+_State = tuple[Any, Any, list[Any], list[Any], list[Any]]
+
+
+@functools.lru_cache(maxsize=64)
+def _accumulator(
+    xp: Any, dtype: Any, hidden: Activation, output: Activation, diagnostics: bool
+) -> Callable[..., _State]:
+    """The pure step of :class:`_Sums` for one kind of network (cached: JAX compiles it once
+    per kind and batch shape, not once per epoch)."""
+
+    def add(state: _State, cost: Any, A: list[Any], deltas: list[Any], Y: Any) -> _State:
+        cost_sum, correct, delta_sums, saturation, active = state
+        cost_sum = cost_sum + cost * float(A[0].shape[0])  # A^0 is the batch X
+        hits = xp.argmax(A[-1], axis=1) == xp.argmax(Y, axis=1)
+        correct = correct + xp.sum(xp.astype(hits, dtype))
+        if diagnostics:
+            L = len(deltas)
+            delta_sums = [s + xp.mean(xp.abs(d)) for s, d in zip(delta_sums, deltas, strict=True)]
+            phis = [hidden] * (L - 1) + [output]
+            saturation = [
+                s + xp.mean(xp.astype(phi.saturated(xp, a), dtype))
+                for s, phi, a in zip(saturation, phis, A[1:], strict=True)
+            ]
+            active = [
+                xp.maximum(seen, xp.astype(xp.any(a > 0.0, axis=0), dtype))
+                for seen, a in zip(active, A[1:], strict=False)
+            ]
+        return cost_sum, correct, delta_sums, saturation, active
+
+    return compiled_function(xp, add)
 
 
 def score_batches(network: Network, batches: BatchIterator) -> tuple[Any, Any]:
