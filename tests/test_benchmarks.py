@@ -302,3 +302,14 @@ def test_gpu_budget_skips_children_that_would_not_fit() -> None:
     assert gpu_speed.Budget(300.0, 70.0).child_timeout() == 70.0
     assert gpu_speed.Budget(45.0, 70.0).child_timeout() <= 45.0
     assert gpu_speed.Budget(5.0, 70.0).child_timeout() is None
+
+
+def test_loop_speed_runs_on_tiny_data(capsys: pytest.CaptureFixture[str]) -> None:
+    import loop_speed
+
+    result = loop_speed.main(["--synthetic", "--n", "300", "--epochs", "2", "--backends",
+                              "numpy", "array_api_strict"])  # fmt: skip
+    assert set(result["rows"]) == {"numpy", "array_api_strict"}
+    assert all(len(cells) == 2 and min(cells) > 0 for cells in result["rows"].values())
+    out = capsys.readouterr().out
+    assert "| numpy | " in out and "| 1.00 |" in out
