@@ -468,6 +468,11 @@ def test_kmnist_downloads_verifies_and_loads(server: _Server, tmp_path: Path) ->
     with pytest.raises(ChecksumError, match="only the original archive can be checked"):
         datasets.load_dataset("kmnist", plain, download=False)
     assert datasets.load_dataset("kmnist", plain, verify=False).n_classes == 10
+    # Plain copies beside the archives (`gunzip -k`): the archives are read, and verified.
+    for name, body in GZ.items():
+        (plain / name).write_bytes(body)
+    both = datasets.load_dataset("kmnist", plain, download=False)
+    np.testing.assert_array_equal(both.train_images, ARRAYS["train-images-idx3-ubyte"])
 
 
 def test_failed_download_of_a_named_set_says_how_to_use_its_files(

@@ -164,6 +164,8 @@ def load_idx_folder(
     """
     folder = Path(folder).expanduser()
     files = find_idx_files(folder)
+    if archives is not None:  # only the archives can be checked: prefer them to plain copies
+        files = {stem: _archive_beside(path) for stem, path in files.items()}
     missing = [stem for stem in MNIST_FILES if stem not in files]
     if missing:
         where = "does not exist" if not folder.is_dir() else f"lacks {', '.join(missing)}"
@@ -182,6 +184,11 @@ def load_idx_folder(
     if len(names) < n_classes:
         names = tuple(str(c) for c in range(n_classes))
     return Dataset(train_x, train_y, test_x, test_y, folder, name, names)
+
+
+def _archive_beside(path: Path) -> Path:
+    archive = path.with_name(path.name + ".gz")
+    return archive if path.suffix != ".gz" and archive.is_file() else path
 
 
 def _read(
