@@ -143,6 +143,15 @@ def test_a_model_with_odd_records_predicts_digits(
     assert main(["predict", str(model), str(picture), "--json", str(tmp_path / "p.json")]) == 0
     result = json.loads((tmp_path / "p.json").read_text())
     assert result["dataset"] == "mnist" and result["class_names"][3] == "3"
+    # Names that would write escape sequences to the terminal are not used.
+    hostile = save_network(
+        Network([784, 8, 2], seed=0),
+        tmp_path / "hostile.npz",
+        training={"data": {"class_names": ["\x1b]0;pwned\x07", "b"]}},
+    )
+    assert main(["predict", str(hostile), str(picture)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "pwned" not in out
     # A network whose input is not a square image cannot read pictures.
     wide = save_network(Network([700, 8, 10], seed=0), tmp_path / "wide.npz")
     assert main(["predict", str(wide), str(picture)]) == 1

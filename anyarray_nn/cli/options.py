@@ -239,7 +239,8 @@ def load_data(args: argparse.Namespace, **kwargs: Any) -> Any:
 
 def recorded_data(model: Path) -> dict[str, Any]:
     """What ``train --save`` recorded of the model's data, checked: ``dataset`` (a name of
-    :data:`DATASET_NAMES`, else ``None``) and ``class_names`` (a list of str, else empty).
+    :data:`DATASET_NAMES`, else ``None``) and ``class_names`` (printable strings of at most
+    100 characters, else none: a model file is untrusted and its names reach the terminal).
     Both are absent from models saved before they were recorded, or by Python code."""
     from ..persistence import read_metadata
 
@@ -248,9 +249,10 @@ def recorded_data(model: Path) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
     dataset = data.get("dataset")
     names = data.get("class_names")
+    printable = isinstance(names, list) and all(
+        isinstance(n, str) and n.isprintable() and len(n) <= 100 for n in names
+    )
     return {
         "dataset": dataset if isinstance(dataset, str) and dataset in DATASET_NAMES else None,
-        "class_names": names
-        if isinstance(names, list) and all(isinstance(n, str) for n in names)
-        else [],
+        "class_names": names if printable else [],
     }
