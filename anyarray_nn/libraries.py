@@ -220,14 +220,10 @@ def compiled_function(xp: ModuleType, fn: Callable[..., Any]) -> Callable[..., A
     ``xp``; what it closes over is constant (JAX traces it once per input shape).  Cache
     the result (e.g. ``functools.lru_cache`` on its maker): every call of this compiles anew.
     """
-    if _is_jax_namespace(xp):
+    import array_api_compat  # here, not at the top: this module loads before the libraries
+
+    if array_api_compat.is_jax_namespace(xp):
         import jax  # the fast path of a library that compiles whole functions
 
         return jax.jit(fn)
     return fn
-
-
-def _is_jax_namespace(xp: ModuleType) -> bool:
-    import array_api_compat
-
-    return bool(array_api_compat.is_jax_namespace(xp))

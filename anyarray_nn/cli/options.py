@@ -230,7 +230,7 @@ def load_data(args: argparse.Namespace, **kwargs: Any) -> Any:
     return prepare_data(
         data_dir,
         download=not args.no_download,
-        progress=args.progress,
+        progress=getattr(args, "progress", None),  # tune has no --progress: a terminal's bar
         dataset=args.dataset,
         verify=not args.no_verify,
         **kwargs,

@@ -51,7 +51,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _class_names(dataset: str | None, recorded: dict[str, Any], n_outputs: int) -> list[str]:
-    names = DATASETS[dataset].class_names if dataset else recorded.get("class_names") or ()
+    names = DATASETS[dataset].class_names if dataset else recorded["class_names"]
     names = [str(n) for n in names]
     return names if len(names) == n_outputs else [str(c) for c in range(n_outputs)]
 
@@ -71,11 +71,12 @@ def run(args: argparse.Namespace) -> int:
 
     network = load_network(args.model, args.backend, device(args.device))
     recorded = recorded_data(args.model)
-    dataset = args.dataset or recorded.get("dataset")
-    if dataset not in DATASETS:  # an unnamed IDX folder, or not recorded: digits
-        dataset = None if recorded.get("class_names") else "mnist"
+    dataset = args.dataset or recorded["dataset"]
+    if dataset is None and not recorded["class_names"]:  # nothing recorded: digits
+        dataset = "mnist"
     side = _side(args.model, network.sizes[0])
-    preprocess = DATASETS[dataset].preprocess if dataset else "mnist"
+    # An unnamed IDX folder's model (class names, no data set): the digits' preparation.
+    preprocess = DATASETS[dataset or "mnist"].preprocess
     images = load_digit_images(
         args.images, invert=args.invert, size=(side, side), preprocess=preprocess
     )

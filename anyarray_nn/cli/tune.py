@@ -25,13 +25,14 @@ from fractions import Fraction
 from types import FrameType
 from typing import Any
 
-from ..data.datasets import DATASET_NAMES
 from ..tuning import DEFAULT_SPACE, DEFAULT_STORAGE, SAMPLERS, tune
 from .options import (
     Group,
     add_backend,
+    add_data,
     count_or_fraction,
     device,
+    load_data,
     positive_float,
     positive_int,
     signature_default,
@@ -94,13 +95,7 @@ def _add_data(group: Group) -> None:
         help=f"validation images held out of the training set (default {VALIDATION_FRACTION})",
     )
     add_backend(group)
-    group.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder with the MNIST files (default: $ANYARRAY_NN_DATA or cache)",
-    )
-    group.add_argument("--dataset", choices=DATASET_NAMES, default=None, help="(default: mnist)")
-    group.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check")
+    add_data(group)
 
 
 def _add_study(group: Group) -> None:
@@ -190,20 +185,17 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``anyarray-nn tune``; return the exit status."""
-    from ..experiments import prepare_data
     from ..tuning import SearchSpace, save_plots
     from ..tuning.storage import import_optuna
 
     with _sigterm_as_interrupt():
         import_optuna()  # a missing extra is said before any data is read or downloaded
         space = SearchSpace.from_overrides(args.param)
-        data = prepare_data(
-            args.data_dir,
+        data = load_data(
+            args,
             train_size=args.train_size,
             validation_size=args.validation_size,
             seed=args.seed,
-            dataset=args.dataset,
-            verify=not args.no_verify,
         )
         result = tune(
             data,

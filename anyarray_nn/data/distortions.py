@@ -229,6 +229,7 @@ class BoundDistortions:
         image_shape: tuple[int, int] = (28, 28),
     ) -> None:
         self.spec, self.xp, self.device, self.dtype = spec, xp, device, dtype
+        self.index_dtype = index_dtype(xp, device)  # int64 (int32 on JAX without 64-bit mode)
         h, w = (int(s) for s in image_shape)
         self.image_shape = (h, w)
         bank = spec.host_bank((h, w)).reshape(int(spec.bank_size), 2 * h * w)
@@ -248,7 +249,7 @@ class BoundDistortions:
         indices, coefficients = drawn
         xp = self.xp
         return (
-            xp.asarray(indices, dtype=index_dtype(xp, self.device), device=self.device),
+            xp.asarray(indices, dtype=self.index_dtype, device=self.device),
             xp.asarray(coefficients, dtype=self.dtype, device=self.device),
         )
 
@@ -305,7 +306,7 @@ class BoundDistortions:
         pad = 2  # rows/cols -1 and H, H+1 read zeros
         wp = w + 2 * pad
         flat = _zero_pad(xp, X, (h, w), pad)  # (b * (H+4) * (W+4),)
-        itype = index_dtype(xp, self.device)  # int64 (int32 on JAX without 64-bit mode)
+        itype = self.index_dtype
         base = xp.reshape(xp.arange(b, dtype=itype, device=self.device), (b, 1))
         base = base * ((h + 2 * pad) * wp) + (pad * wp + pad)
         # r0 * wp + c0 < (H + 4) * (W + 4): exact in any float dtype for image sizes.

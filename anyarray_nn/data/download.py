@@ -364,11 +364,11 @@ def _download_one(
 ) -> None:
     """Fetch ``<stem>.gz`` from the first of ``bases`` that serves it; move that one first."""
     filename = f"{stem}.gz"
+    cap = _size_cap(stem, sums, archive, max_bytes)
     failures: list[tuple[str, str]] = []
     for base in bases:
         url = urllib.parse.urljoin(base if base.endswith("/") else base + "/", filename)
         try:
-            cap = _size_cap(stem, sums, archive, max_bytes)
             _fetch(url, folder / filename, stem, sums.get(stem), archive, show, budget, cap)
         except urllib.error.HTTPError as exc:
             exc.close()  # it holds the response socket open otherwise

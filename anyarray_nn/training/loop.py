@@ -23,7 +23,7 @@ from .early_stopping import EarlyStopping
 from .epoch import make_batches, make_dropout, run_epoch
 from .history import EpochRecord, History
 from .progress import ProgressBar
-from .standardize import Standardization, folded_when_done
+from .standardize import Standardization, device_features, folded_when_done
 
 if TYPE_CHECKING:
     import numpy as np
@@ -162,11 +162,15 @@ def _standardized(
     validation features standardised with them, on the device."""
     if not config.standardize:
         return None, images, validation
-    standardization = Standardization.fit(network, images)
+    X = device_features(network, images)
+    standardization = Standardization.fit(network, X)
     fit_validation = None
     if validation is not None:
-        fit_validation = (standardization.apply(network, validation[0]), validation[1])
-    return standardization, standardization.apply(network, images), fit_validation
+        fit_validation = (
+            standardization.apply(device_features(network, validation[0])),
+            validation[1],
+        )
+    return standardization, standardization.apply(X), fit_validation
 
 
 def _config_and_optimizer(

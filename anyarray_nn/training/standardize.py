@@ -27,7 +27,7 @@ from ..backend import Array
 from ..data.feature_batches import is_image_data, to_backend
 from ..nn.network import Network
 
-__all__ = ["Standardization", "feature_statistics", "folded_when_done"]
+__all__ = ["Standardization", "device_features", "feature_statistics", "folded_when_done"]
 
 
 def feature_statistics(xp: Any, X: Array) -> tuple[Array, Array]:
@@ -56,25 +56,13 @@ class Standardization:
     scale: Array
 
     @classmethod
-    def fit(cls, network: Network, features: Any) -> Standardization:
-        """The statistics of ``features`` (n, n_inputs): host or device, any numeric dtype.
-
-        Raises
-        ------
-        ValueError
-            ``features`` are ``uint8`` images, which are scaled by 1/255 instead.
-        """
-        if is_image_data(features):
-            raise ValueError(
-                "standardize applies to numeric features; uint8 images are scaled by 1/255 "
-                "on the device instead (convert them to floats to standardise them)"
-            )
-        X = to_backend(features, network.backend, network.dtype_name)
+    def fit(cls, network: Network, X: Array) -> Standardization:
+        """The statistics of features ``X`` (n, n_inputs) on the network's device (see
+        :func:`device_features`)."""
         return cls(*feature_statistics(network.xp, X))
 
-    def apply(self, network: Network, features: Any) -> Array:
-        """``(features - mean) / scale`` on the network's device and in its dtype."""
-        X = to_backend(features, network.backend, network.dtype_name)
+    def apply(self, X: Array) -> Array:
+        """``(X - mean) / scale`` for features ``X`` on the network's device."""
         return (X - self.mean) / self.scale
 
     def folded_parameters(self, network: Network) -> list[Array]:
@@ -95,6 +83,23 @@ class Standardization:
         clone = network.to(network.backend)
         clone.load_parameters(self.folded_parameters(clone))
         return clone
+
+
+def device_features(network: Network, features: Any) -> Array:
+    """Numeric features (host or device, any dtype) on the network's device and in its
+    dtype: the one copy to the device of standardised training.
+
+    Raises
+    ------
+    ValueError
+        ``features`` are ``uint8`` images, which are scaled by 1/255 instead.
+    """
+    if is_image_data(features):
+        raise ValueError(
+            "standardize applies to numeric features; uint8 images are scaled by 1/255 "
+            "on the device instead (convert them to floats to standardise them)"
+        )
+    return to_backend(features, network.backend, network.dtype_name)
 
 
 @contextmanager
